@@ -1,0 +1,59 @@
+/**
+ * ArcFace-layout recognizers: aligned 112x112 face [B,3,112,112] -> embedding [B,D]. Covers
+ * InsightFace's w600k/glint models, MobileFaceNet exports and the default pack's fr_feature.onnx.
+ */
+import ort from 'onnxruntime-node';
+import { sampleToTensor } from '../sampling.js';
+import type { ModelDescription, ModelFile, Normalisation, Recognizer, RgbImage } from '../types.js';
+import { describe, type Signature } from '../signature.js';
+
+/** InsightFace's ONNX ArcFace convention; a pack manifest may say otherwise per model. */
+const DEFAULT_NORMALISATION: Normalisation = { mean: 127.5, std: 127.5, order: 'rgb' };
+const SIZE = 112;
+const IDENTITY: [number, number, number, number, number, number] = [1, 0, 0, 0, 1, 0];
+
+export function isArcFace(sig: Signature): boolean {
+  if (sig.inputs.length !== 1 || sig.outputs.length < 1) return false;
+  const input = sig.inputs[0].shape;
+  const output = sig.outputs[0].shape;
+  return input.length === 4 && input[1] === 3 && input[2] === SIZE && input[3] === SIZE
+    && output.length === 2 && typeof output[1] === 'number';
+}
+
+export class ArcFaceRecognizer implements Recognizer {
+  readonly description: ModelDescription;
+  private readonly dims: number;
+  private readonly batched: boolean;
+  private readonly norm: Normalisation;
+
+  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+    this.dims = sig.outputs[0].shape[1] as number;
+    this.batched = sig.inputs[0].shape[0] !== 1;
+    this.norm = file.normalisation ?? DEFAULT_NORMALISATION;
+    this.description = describe('recognizer', 'arcface', file, SIZE, SIZE, this.dims);
+  }
+
+  async embed(crops: RgbImage[]): Promise<Float32Array[]> {
+    if (crops.length === 0) return [];
+    if (!this.batched) {
+      const result: Float32Array[] = [];
+      for (const crop of crops) result.push(...(await this.run([crop])));
+      return result;
+    }
+    return this.run(crops);
+  }
+
+  private async run(crops: RgbImage[]): Promise<Float32Array[]> {
+    const plane = SIZE * SIZE * 3;
+    const input = new Float32Array(plane * crops.length);
+    crops.forEach((crop, i) => sampleToTensor(crop, IDENTITY, {
+      out: input, offset: i * plane, width: SIZE, height: SIZE, layout: this.norm.order,
+      mean: this.norm.mean, std: this.norm.std,
+    }));
+    const out = await this.session.run({
+      [this.session.inputNames[0]]: new ort.Tensor('float32', input, [crops.length, 3, SIZE, SIZE]),
+    });
+    const data = out[this.session.outputNames[0]].data as Float32Array;
+    return crops.map((_, i) => data.slice(i * this.dims, (i + 1) * this.dims));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * UltraFace (Ultra-Light-Fast-Generic-Face-Detector-1MB, RFB/slim) and exports of it such as the
+ * default pack's fr_detect.onnx. Fixed input [1,3,H,W]; outputs scores [1,N,2] (softmax) and
+ * boxes [1,N,4] already decoded to corners normalised to the input. No keypoints.
+ */
+import ort from 'onnxruntime-node';
+import { nonMaxSuppression } from '../nms.js';
+import { resizeAffine, sampleToTensor } from '../sampling.js';
+import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
+import { describe, type Signature } from '../signature.js';
+
+const NORMALISATION = { mean: 127, std: 128, order: 'rgb' } as const;
+// Measured on ../shared/faces (bbt1-5, faces.jpg, white.png, api_sample.jpg): see README.
+const DEFAULT_THRESHOLD = 0.7;
+const NMS_IOU = 0.4;
+
+export function isUltraFace(sig: Signature): boolean {
+  if (sig.inputs.length !== 1 || sig.outputs.length !== 2) return false;
+  const [input] = sig.inputs;
+  const lastDims = sig.outputs.map((o) => o.shape[o.shape.length - 1]).sort();
+  return input.shape.length === 4 && input.shape[1] === 3 && typeof input.shape[2] === 'number'
+    && typeof input.shape[3] === 'number' && lastDims[0] === 2 && lastDims[1] === 4;
+}
+
+export class UltraFaceDetector implements Detector {
+  readonly description: ModelDescription;
+  readonly givesKeypoints = false;
+  private readonly width: number;
+  private readonly height: number;
+  private readonly input: Float32Array;
+  private readonly scoresName: string;
+  private readonly boxesName: string;
+
+  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+    const [, , h, w] = sig.inputs[0].shape as number[];
+    this.width = w;
+    this.height = h;
+    this.input = new Float32Array(3 * w * h);
+    const byLastDim = (n: number) => sig.outputs.find((o) => o.shape[o.shape.length - 1] === n)!.name;
+    this.scoresName = byLastDim(2);
+    this.boxesName = byLastDim(4);
+    this.description = describe('detector', 'ultraface', file, w, h);
+  }
+
+  async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
+    const { width: W, height: H } = this;
+    // The model was trained on images stretched to its input size, aspect ratio ignored.
+    sampleToTensor(image, resizeAffine(image.width / W, image.height / H), {
+      out: this.input, offset: 0, width: W, height: H, layout: NORMALISATION.order,
+      mean: NORMALISATION.mean, std: NORMALISATION.std,
+    });
+    const feeds = { [this.session.inputNames[0]]: new ort.Tensor('float32', this.input, [1, 3, H, W]) };
+    const out = await this.session.run(feeds);
+    const scores = out[this.scoresName].data as Float32Array;
+    const boxes = out[this.boxesName].data as Float32Array;
+    const candidates: Detection[] = [];
+    const n = scores.length / 2;
+    for (let i = 0; i < n; i++) {
+      const score = scores[2 * i + 1];
+      if (score < threshold) continue;
+      candidates.push({
+        score: Math.min(1, Math.max(0, score)),
+        box: [
+          boxes[4 * i] * image.width, boxes[4 * i + 1] * image.height,
+          boxes[4 * i + 2] * image.width, boxes[4 * i + 3] * image.height,
+        ],
+      });
+    }
+    return nonMaxSuppression(candidates, NMS_IOU);
+  }
+}
+

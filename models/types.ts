@@ -1,0 +1,66 @@
+/** Types shared by every model family: what goes in, what comes out. */
+
+/** Packed 8-bit RGB pixels, row-major, 3 bytes per pixel. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** [x1, y1, x2, y2] in pixels of the image the model was given. */
+export type BoxArray = [number, number, number, number];
+
+export interface Detection {
+  box: BoxArray;
+  /** Probability in [0, 1]. */
+  score: number;
+  /** Five points as x0,y0,...,x4,y4 (eyes, nose, mouth corners), when the detector gives them. */
+  keypoints?: Float32Array;
+}
+
+export type ModelRoleName = 'detector' | 'landmarks' | 'recognizer';
+
+/** What a loaded model is, for logs and the Info RPC. */
+export interface ModelDescription {
+  role: ModelRoleName;
+  name: string;
+  family: string;
+  inputWidth: number;
+  inputHeight: number;
+  embeddingSize: number;
+  pack: string;
+}
+
+/** Pixel normalisation: value = (pixel - mean) / std, channels in the given order. */
+export interface Normalisation {
+  mean: number;
+  std: number;
+  order: 'rgb' | 'bgr';
+}
+
+/** A model file and the facts the family cannot read from the graph. */
+export interface ModelFile {
+  path: string;
+  pack: string;
+  /** Overrides the family's default input normalisation (from a pack manifest). */
+  normalisation?: Normalisation;
+}
+
+export interface Detector {
+  readonly description: ModelDescription;
+  /** True when detections carry the five keypoints, so no landmark model is needed. */
+  readonly givesKeypoints: boolean;
+  detect(image: RgbImage, threshold?: number): Promise<Detection[]>;
+}
+
+export interface Landmarker {
+  readonly description: ModelDescription;
+  /** Five points (x0,y0,...,x4,y4) in image pixels for the face in `box`. */
+  fivePoints(image: RgbImage, box: BoxArray): Promise<Float32Array>;
+}
+
+export interface Recognizer {
+  readonly description: ModelDescription;
+  /** One embedding (not normalised) per aligned 112x112 RGB crop. */
+  embed(crops: RgbImage[]): Promise<Float32Array[]>;
+}

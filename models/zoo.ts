@@ -1,0 +1,61 @@
+/**
+ * Loads a model file and picks its family from the graph's inputs and outputs, so a user can
+ * point facerest at any supported ONNX file without saying what it is.
+ */
+import ort from 'onnxruntime-node';
+import { ArcFaceRecognizer, isArcFace } from './families/arcface.js';
+import { isLandmarks68, Landmarks68 } from './families/landmarks68.js';
+import { isScrfd, ScrfdDetector } from './families/scrfd.js';
+import { isUltraFace, UltraFaceDetector } from './families/ultraface.js';
+import { formatSignature, signatureOf, type Signature } from './signature.js';
+import type { Detector, Landmarker, ModelFile, Recognizer } from './types.js';
+
+interface Family<T> {
+  name: string;
+  matches(sig: Signature): boolean;
+  create(session: ort.InferenceSession, sig: Signature, file: ModelFile): T;
+}
+
+const DETECTORS: Family<Detector>[] = [
+  { name: 'scrfd', matches: isScrfd, create: (s, sig, f) => new ScrfdDetector(s, sig, f) },
+  { name: 'ultraface', matches: isUltraFace, create: (s, sig, f) => new UltraFaceDetector(s, sig, f) },
+];
+const LANDMARKERS: Family<Landmarker>[] = [
+  { name: 'landmarks68', matches: isLandmarks68, create: (s, sig, f) => new Landmarks68(s, sig, f) },
+];
+const RECOGNIZERS: Family<Recognizer>[] = [
+  { name: 'arcface', matches: isArcFace, create: (s, sig, f) => new ArcFaceRecognizer(s, sig, f) },
+];
+
+/**
+ * One intra-op thread and sequential execution: the worker pool runs one session per core,
+ * which keeps every core busy with less contention than one session using all of them.
+ */
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+};
+
+async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Promise<T> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file.path, SESSION_OPTIONS);
+  } catch (err) {
+    throw new Error(`cannot load ${role} model ${file.path}: ${(err as Error).message}`);
+  }
+  const sig = signatureOf(session);
+  const family = families.find((f) => f.matches(sig));
+  if (!family) {
+    await session.release();
+    throw new Error(`${role} model ${file.path} matches no supported family `
+      + `(${families.map((f) => f.name).join(', ')}): ${formatSignature(sig)}`);
+  }
+  return family.create(session, sig, file);
+}
+
+export const loadDetector = (file: ModelFile) => load(file, 'detector', DETECTORS);
+export const loadLandmarker = (file: ModelFile) => load(file, 'landmarks', LANDMARKERS);
+export const loadRecognizer = (file: ModelFile) => load(file, 'recognizer', RECOGNIZERS);

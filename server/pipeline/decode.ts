@@ -1,0 +1,62 @@
+/**
+ * Image decoding with sharp (libvips, off the event loop on libuv's thread pool): any format
+ * sharp reads, EXIF orientation applied, every colour model (grayscale, CMYK, alpha, 16-bit)
+ * brought to 8-bit sRGB, and the `max_size` cap applied while decoding (JPEG shrink-on-load).
+ */
+import sharp from 'sharp';
+import type { RgbImage } from '../../models/types.js';
+
+/** An image that cannot be processed; its message is shown to the caller. */
+export class ImageError extends Error {}
+
+export interface DecodedImage {
+  /** The pixels the models see: at most max_size on the larger side. */
+  image: RgbImage;
+  /** Size after EXIF orientation, before resizing: the frame of the coordinates we return. */
+  width: number;
+  height: number;
+}
+
+// sharp's own limit (about 268 megapixels) guards against decompression bombs.
+const LIMIT_INPUT_PIXELS = 268_402_689;
+
+function describeSharpError(err: Error): string {
+  const m = err.message;
+  if (/unsupported image format/i.test(m)) return 'not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
+  if (/pixel limit/i.test(m)) return 'image too large: more pixels than the decoder accepts';
+  if (/premature end|truncated|corrupt|VipsJpeg|pngload|read error|invalid/i.test(m)) {
+    return `corrupt or truncated image: ${m.split('\n')[0]}`;
+  }
+  return `cannot decode image: ${m.split('\n')[0]}`;
+}
+
+export async function decodeImage(data: Uint8Array, maxSize: number): Promise<DecodedImage> {
+  if (data.length === 0) throw new ImageError('empty image: 0 bytes');
+  try {
+    const input = sharp(data, { limitInputPixels: LIMIT_INPUT_PIXELS, failOn: 'warning' });
+    const meta = await input.metadata();
+    if (!meta.width || !meta.height) throw new ImageError('image has no dimensions');
+    // EXIF orientations 5-8 swap width and height.
+    const swap = (meta.orientation ?? 1) >= 5;
+    const width = swap ? meta.height : meta.width;
+    const height = swap ? meta.width : meta.height;
+    let pipeline = input.rotate();
+    if (maxSize > 0 && Math.max(width, height) > maxSize) {
+      pipeline = pipeline.resize({ width: maxSize, height: maxSize, fit: 'inside' });
+    }
+    const { data: pixels, info } = await pipeline
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageError(`unexpected decoded channel count ${info.channels}`);
+    return {
+      image: { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height },
+      width,
+      height,
+    };
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(describeSharpError(err as Error));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The Extract implementation shared by every protocol: decode -> (worker) faces -> coordinates
+ * back in original-image pixels -> generated protobuf messages. The legacy REST route and the
+ * RPCs all call this; there is no second pipeline.
+ */
+import { create } from '@bufbuild/protobuf';
+import {
+  BoxSchema, ExtractResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
+  type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
+  type ImageResult, ExtractStreamResponseSchema,
+} from '../../gen/facerest/v1/face_service_pb.js';
+import type { WorkerPool } from '../pool/worker-pool.js';
+import { mapBounded, mapUnordered } from './concurrency.js';
+import { decodeImage, ImageError } from './decode.js';
+import type { FoundFace } from './faces.js';
+
+export const DEFAULT_MAX_SIZE = 640;
+
+export interface ExtractOptions {
+  /** Larger side cap in pixels; 0 = never resize. */
+  maxSize: number;
+}
+
+export function optionsOf(req: { maxSize?: number }): ExtractOptions {
+  return { maxSize: req.maxSize ?? DEFAULT_MAX_SIZE };
+}
+
+function toFace(face: FoundFace, index: number, sx: number, sy: number, width: number, height: number) {
+  const [x1, y1, x2, y2] = face.box;
+  const landmarks = [];
+  for (let k = 0; k < 5; k++) {
+    landmarks.push(create(PointSchema, { x: face.landmarks[2 * k] * sx, y: face.landmarks[2 * k + 1] * sy }));
+  }
+  return create(FaceSchema, {
+    index,
+    prob: face.score,
+    box: create(BoxSchema, {
+      x1: Math.max(0, x1 * sx), y1: Math.max(0, y1 * sy),
+      x2: Math.min(width, x2 * sx), y2: Math.min(height, y2 * sy),
+    }),
+    landmarks,
+    embedding: Array.from(face.embedding),
+  });
+}
+
+export class Extractor {
+  /** Images of one request or stream in flight at once: enough to keep every worker fed. */
+  readonly window: number;
+
+  constructor(private readonly pool: WorkerPool) {
+    this.window = Math.max(2, pool.size * 4);
+  }
+
+  /** One image, never throwing: a bad image, or a failure on it, is reported in `error`. */
+  async extractImage(data: Uint8Array, options: ExtractOptions): Promise<ImageResult> {
+    try {
+      const { image, width, height } = await decodeImage(data, options.maxSize);
+      const sx = width / image.width;
+      const sy = height / image.height;
+      const faces = await this.pool.run(image);
+      return create(ImageResultSchema, {
+        width,
+        height,
+        faces: faces.map((f, i) => toFace(f, i, sx, sy, width, height)),
+      });
+    } catch (err) {
+      const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
+      return create(ImageResultSchema, { error: message });
+    }
+  }
+
+  async extract(req: ExtractRequest): Promise<ExtractResponse> {
+    const options = optionsOf(req);
+    const results = await mapBounded(req.images, this.window, (img) => this.extractImage(img.data, options));
+    return create(ExtractResponseSchema, { results });
+  }
+
+  extractStream(requests: AsyncIterable<ExtractStreamRequest>): AsyncIterable<ExtractStreamResponse> {
+    return mapUnordered(requests, this.window, async (req) => create(ExtractStreamResponseSchema, {
+      id: req.id,
+      result: await this.extractImage(req.image?.data ?? new Uint8Array(), optionsOf(req)),
+    }));
+  }
+}

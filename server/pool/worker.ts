@@ -1,0 +1,54 @@
+/**
+ * A pool worker: owns one ONNX Runtime session per model (onnxruntime-node runs inference
+ * synchronously on the calling thread, so sessions must live off the event loop).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
+import type { ModelDescription } from '../../models/types.js';
+import { findFaces, type FaceModels } from '../pipeline/faces.js';
+import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
+
+const port = parentPort!;
+const post = (msg: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+async function loadModels(files: WorkerModels): Promise<FaceModels> {
+  const detector = await loadDetector(files.detector);
+  const recognizer = await loadRecognizer(files.recognizer);
+  if (detector.givesKeypoints) return { detector, recognizer };
+  if (!files.landmarks) {
+    throw new Error(`detector ${detector.description.name} gives no keypoints: a landmark model is needed`);
+  }
+  return { detector, recognizer, landmarker: await loadLandmarker(files.landmarks) };
+}
+
+/** One pass on a synthetic image so the first request does not pay for lazy initialisation. */
+async function warmUp(models: FaceModels): Promise<void> {
+  const width = 320, height = 240;
+  await findFaces(models, { data: new Uint8Array(width * height * 3).fill(128), width, height });
+  const face = { data: new Uint8Array(112 * 112 * 3).fill(128), width: 112, height: 112 };
+  await models.recognizer.embed([face]);
+  await models.landmarker?.fivePoints(face, [0, 0, 112, 112]);
+}
+
+try {
+  const models = await loadModels(workerData as WorkerModels);
+  await warmUp(models);
+  const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer]
+    .filter((m) => m !== undefined).map((m) => m.description);
+  // One task at a time: the families reuse their input tensors between runs, and the pool
+  // sends a second task only so that it is queued here the moment the first one finishes.
+  let queue = Promise.resolve();
+  port.on('message', (task: TaskMessage) => {
+    queue = queue.then(async () => {
+      try {
+        const faces = await findFaces(models, task.image);
+        post({ type: 'result', id: task.id, faces }, faces.map((f) => f.embedding.buffer as ArrayBuffer));
+      } catch (err) {
+        post({ type: 'error', id: task.id, error: (err as Error).message });
+      }
+    });
+  });
+  post({ type: 'ready', models: described });
+} catch (err) {
+  post({ type: 'failed', error: (err as Error).message });
+}

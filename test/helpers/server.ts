@@ -1,0 +1,54 @@
+/** Starts the real facerest server (dist/server/main.js) as a child process on a free port. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PROJECT_ROOT } from '../../models/paths.js';
+
+export interface TestServer {
+  port: number;
+  /** http://127.0.0.1:PORT */
+  baseUrl: string;
+  /** 127.0.0.1:PORT, for grpc-js */
+  address: string;
+  process: ChildProcess;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/server/main.js')], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s: ${stderr}`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line);
+        if (entry.msg === 'listening') {
+          clearTimeout(timer);
+          resolve(entry.port);
+        }
+      } catch { /* not a log line */ }
+    });
+  });
+  return {
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    address: `127.0.0.1:${port}`,
+    process: child,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      return code as number | null;
+    },
+  };
+}
