@@ -25,14 +25,43 @@ export interface SampleTarget {
   layout: ChannelLayout;
   mean: number;
   std: number;
+  /** Average over the source footprint when shrinking (detectors); off = plain bilinear. */
+  antialias?: boolean;
+}
+
+/** Adds the bilinear sample at (x, y) times `w` into acc[0..2]; outside pixels read as 0. */
+function addBilinear(src: RgbImage, x: number, y: number, w: number, acc: Float64Array): void {
+  const { data, width: sw, height: sh } = src;
+  const x0 = Math.floor(x);
+  const y0 = Math.floor(y);
+  if (x0 < -1 || y0 < -1 || x0 >= sw || y0 >= sh) return;
+  const fx = x - x0;
+  const fy = y - y0;
+  const stride = sw * 3;
+  const p = y0 * stride + x0 * 3;
+  const inX0 = x0 >= 0;
+  const inX1 = x0 + 1 < sw;
+  if (y0 >= 0) {
+    const wy = w * (1 - fy);
+    if (inX0) { const k = wy * (1 - fx); acc[0] += k * data[p]; acc[1] += k * data[p + 1]; acc[2] += k * data[p + 2]; }
+    if (inX1) { const k = wy * fx; acc[0] += k * data[p + 3]; acc[1] += k * data[p + 4]; acc[2] += k * data[p + 5]; }
+  }
+  if (y0 + 1 < sh) {
+    const wy = w * fy;
+    const q = p + stride;
+    if (inX0) { const k = wy * (1 - fx); acc[0] += k * data[q]; acc[1] += k * data[q + 1]; acc[2] += k * data[q + 2]; }
+    if (inX1) { const k = wy * fx; acc[0] += k * data[q + 3]; acc[1] += k * data[q + 4]; acc[2] += k * data[q + 5]; }
+  }
 }
 
 /**
  * Writes normalised planar channels of `src` sampled through `map` into `target`. Pixels that
- * fall outside the source read as black (0), like a zero-padded letterbox.
+ * fall outside the source read as black (0), like a zero-padded letterbox. With `antialias`, when
+ * the map shrinks by more than 2x, each tensor pixel averages an n x n grid of samples over its footprint:
+ * plain bilinear would skip most source pixels and alias (a 1366-wide photo stretched to a
+ * 320-wide detector input moved boxes by over 10% of the face width).
  */
 export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget): void {
-  const { data, width: sw, height: sh } = src;
   const { out, offset, width: dw, height: dh, layout, mean, std } = target;
   const [a, b, c, d, e, f] = map;
   const plane = dw * dh;
@@ -42,40 +71,33 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
   const gPlane = offset + plane;
   const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
-  const stride = sw * 3;
+  const shrink = Math.max(Math.hypot(a, d), Math.hypot(b, e));
+  // Up to 2x, bilinear with centred pixels already averages every source pixel.
+  const n = target.antialias && shrink > 2 ? Math.ceil(shrink) : 1;
+  const offsets = Array.from({ length: n }, (_, i) => (i + 0.5) / n - 0.5);
+  const weight = 1 / (n * n);
+  const acc = new Float64Array(3);
   for (let v = 0; v < dh; v++) {
-    let x = b * v + c;
-    let y = e * v + f;
-    for (let u = 0; u < dw; u++, x += a, y += d) {
-      let r = 0;
-      let g = 0;
-      let bl = 0;
-      const x0 = Math.floor(x);
-      const y0 = Math.floor(y);
-      if (x0 >= -1 && y0 >= -1 && x0 < sw && y0 < sh) {
-        const fx = x - x0;
-        const fy = y - y0;
-        const w00 = (1 - fx) * (1 - fy);
-        const w10 = fx * (1 - fy);
-        const w01 = (1 - fx) * fy;
-        const w11 = fx * fy;
-        const inX0 = x0 >= 0;
-        const inX1 = x0 + 1 < sw;
-        const inY0 = y0 >= 0;
-        const inY1 = y0 + 1 < sh;
-        const p = y0 * stride + x0 * 3;
-        if (inY0 && inX0) { r += w00 * data[p]; g += w00 * data[p + 1]; bl += w00 * data[p + 2]; }
-        if (inY0 && inX1) { r += w10 * data[p + 3]; g += w10 * data[p + 4]; bl += w10 * data[p + 5]; }
-        if (inY1 && inX0) { const q = p + stride; r += w01 * data[q]; g += w01 * data[q + 1]; bl += w01 * data[q + 2]; }
-        if (inY1 && inX1) { const q = p + stride + 3; r += w11 * data[q]; g += w11 * data[q + 1]; bl += w11 * data[q + 2]; }
+    for (let u = 0; u < dw; u++) {
+      acc[0] = 0; acc[1] = 0; acc[2] = 0;
+      if (n === 1) {
+        addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
+      } else {
+        for (const ov of offsets) {
+          for (const ou of offsets) {
+            const uu = u + ou;
+            const vv = v + ov;
+            addBilinear(src, a * uu + b * vv + c, d * uu + e * vv + f, weight, acc);
+          }
+        }
       }
       const i = v * dw + u;
       if (gray) {
-        out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * bl - mean) * inv;
+        out[offset + i] = (0.299 * acc[0] + 0.587 * acc[1] + 0.114 * acc[2] - mean) * inv;
       } else {
-        out[rPlane + i] = (r - mean) * inv;
-        out[gPlane + i] = (g - mean) * inv;
-        out[bPlane + i] = (bl - mean) * inv;
+        out[rPlane + i] = (acc[0] - mean) * inv;
+        out[gPlane + i] = (acc[1] - mean) * inv;
+        out[bPlane + i] = (acc[2] - mean) * inv;
       }
     }
   }

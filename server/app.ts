@@ -1,15 +1,17 @@
-/** Assembles the service: models -> worker pool -> routes -> listening port. */
+/**
+ * Assembles the service. The port opens first and answers NOT_SERVING (503 on /healthz,
+ * UNAVAILABLE on RPCs) while the models load and warm up, so orchestrators can tell a
+ * starting instance from a dead one.
+ */
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../models/paths.js';
-import { selectModels } from '../models/select.js';
 import type { ModelDescription } from '../models/types.js';
 import type { Config } from './config.js';
+import { prepareEngine, type Engine } from './engine.js';
 import { listen } from './http/listener.js';
 import { createHandler } from './http/routes.js';
-import { Extractor } from './pipeline/extract.js';
-import { WorkerPool } from './pool/worker-pool.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
 
@@ -17,25 +19,28 @@ export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'packa
 
 export interface RunningServer {
   port: number;
-  models: ModelDescription[];
+  /** Resolves with the loaded models once the service is SERVING. */
+  ready: Promise<ModelDescription[]>;
   /** Graceful stop: NOT_SERVING, no new connections, admitted requests finish (up to the drain time). */
   drain(): Promise<void>;
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
+  const loadEngine = prepareEngine(config, config.workers);
   const health = new HealthState();
-  const pool = await WorkerPool.start(selectModels(config), config.workers);
-  const extractor = new Extractor(pool);
+  let engine: Engine | undefined;
   const connect = connectNodeAdapter({
     routes: (router) => {
-      faceServiceRoutes(extractor, pool.models, VERSION)(router);
+      faceServiceRoutes(() => engine, VERSION)(router);
       healthRoutes(health)(router);
     },
     readMaxBytes: config.maxBodyBytes,
   });
   let active = 0;
   let idle: (() => void) | undefined;
-  const handle = createHandler({ connect, extractor, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  const handle = createHandler({
+    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes,
+  });
   const listener = await listen((req, res) => {
     active++;
     res.once('close', () => {
@@ -43,11 +48,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     });
     handle(req, res);
   }, config.port, config.host);
-  health.set(true);
+
+  const ready = loadEngine().then((e) => {
+    engine = e;
+    health.set(true);
+    return e.models;
+  });
+  ready.catch(() => listener.destroy());
 
   return {
     port: listener.port,
-    models: pool.models,
+    ready,
     async drain() {
       health.set(false);
       listener.stopAccepting();
@@ -61,7 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         });
       }
       listener.destroy();
-      await pool.close();
+      await engine?.close();
     },
   };
 }

@@ -14,10 +14,9 @@ try {
 
 try {
   const server = await startServer(config);
-  log({
-    msg: 'listening', port: server.port, version: VERSION, workers: config.workers,
-    models: server.models.map((m) => `${m.role}=${m.family}:${m.name}`),
-  });
+  log({ msg: 'listening', port: server.port, version: VERSION });
+  const models = await server.ready;
+  log({ msg: 'ready', workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) });
   let draining = false;
   const stop = async (signal: string) => {
     if (draining) return;

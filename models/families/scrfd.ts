@@ -57,7 +57,7 @@ export class ScrfdDetector implements Detector {
     const scale = Math.min(W / image.width, H / image.height);
     sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
       out: this.input, offset: 0, width: W, height: H, layout: NORMALISATION.order,
-      mean: NORMALISATION.mean, std: NORMALISATION.std,
+      mean: NORMALISATION.mean, std: NORMALISATION.std, antialias: true,
     });
     const out = await this.session.run({
       [this.session.inputNames[0]]: new ort.Tensor('float32', this.input, [1, 3, H, W]),

@@ -47,7 +47,7 @@ export class UltraFaceDetector implements Detector {
     // The model was trained on images stretched to its input size, aspect ratio ignored.
     sampleToTensor(image, resizeAffine(image.width / W, image.height / H), {
       out: this.input, offset: 0, width: W, height: H, layout: NORMALISATION.order,
-      mean: NORMALISATION.mean, std: NORMALISATION.std,
+      mean: NORMALISATION.mean, std: NORMALISATION.std, antialias: true,
     });
     const feeds = { [this.session.inputNames[0]]: new ort.Tensor('float32', this.input, [1, 3, H, W]) };
     const out = await this.session.run(feeds);

@@ -2,7 +2,7 @@
  * Request routing on the one port: CORS, GET /healthz, the legacy POST /extract, and
  * everything else to the Connect adapter (Connect, gRPC and gRPC-Web protocols).
  */
-import type { Extractor } from '../pipeline/extract.js';
+import type { Engine } from '../engine.js';
 import { handleLegacyExtract } from '../legacy/extract-route.js';
 import type { HealthState } from '../rpc/health.js';
 import { sendJson } from './body.js';
@@ -11,7 +11,8 @@ import type { Handler } from './listener.js';
 
 export interface RouteDeps {
   connect: Handler;
-  extractor: Extractor;
+  /** The loaded engine, or undefined while the models load. */
+  engine: () => Engine | undefined;
   health: HealthState;
   corsOrigins: AllowedOrigins;
   maxBodyBytes: number;
@@ -30,7 +31,9 @@ export function createHandler(deps: RouteDeps): Handler {
         res.setHeader('allow', 'POST');
         return sendJson(res, 405, { error: 'use POST /extract' });
       }
-      handleLegacyExtract(deps.extractor, req, res, deps.maxBodyBytes).catch((err: Error) => {
+      const engine = deps.engine();
+      if (!engine) return sendJson(res, 503, { error: 'the models are still loading; retry shortly' });
+      handleLegacyExtract(engine.extractor, req, res, deps.maxBodyBytes).catch((err: Error) => {
         console.error(`facerest: /extract failed: ${err.stack ?? err.message}`);
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.end();

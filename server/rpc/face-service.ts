@@ -1,11 +1,11 @@
 /** facerest.v1.FaceService handlers: thin, everything happens in the Extractor. */
 import { create } from '@bufbuild/protobuf';
-import type { ConnectRouter } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import {
   FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/types.js';
-import type { Extractor } from '../pipeline/extract.js';
+import type { Engine } from '../engine.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -13,22 +13,28 @@ const ROLES: Record<ModelRoleName, ModelRole> = {
   recognizer: ModelRole.RECOGNIZER,
 };
 
-export function faceServiceRoutes(extractor: Extractor, models: ModelDescription[], version: string) {
-  const info = create(InfoResponseSchema, {
-    version,
-    models: models.map((m) => create(ModelInfoSchema, {
-      role: ROLES[m.role],
-      name: m.name,
-      family: m.family,
-      inputWidth: m.inputWidth,
-      inputHeight: m.inputHeight,
-      embeddingSize: m.embeddingSize,
-      pack: m.pack,
-    })),
+function modelInfo(m: ModelDescription) {
+  return create(ModelInfoSchema, {
+    role: ROLES[m.role],
+    name: m.name,
+    family: m.family,
+    inputWidth: m.inputWidth,
+    inputHeight: m.inputHeight,
+    embeddingSize: m.embeddingSize,
+    pack: m.pack,
   });
+}
+
+/** `engine()` gives the loaded engine, or undefined while the models are still loading. */
+export function faceServiceRoutes(engine: () => Engine | undefined, version: string) {
+  const ready = (): Engine => {
+    const e = engine();
+    if (!e) throw new ConnectError('the models are still loading; retry shortly', Code.Unavailable);
+    return e;
+  };
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req) => extractor.extract(req),
-    extractStream: (requests) => extractor.extractStream(requests),
-    info: () => info,
+    extract: (req) => ready().extractor.extract(req),
+    extractStream: (requests) => ready().extractor.extractStream(requests),
+    info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
   });
 }

@@ -17,7 +17,11 @@ export interface TestServer {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Resolves once the server logs `until`: 'ready' (models loaded, the default) or 'listening'
+ * (port open, models possibly still loading).
+ */
+export async function startServer(env: Record<string, string> = {}, until: 'ready' | 'listening' = 'ready'): Promise<TestServer> {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/server/main.js')], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,15 +29,20 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   const lines = createInterface({ input: child.stdout! });
+  let listeningPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 60 s: ${stderr}`)), 60_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before it was ${until}: ${stderr}`));
+    });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line);
-        if (entry.msg === 'listening') {
+        if (entry.msg === 'listening') listeningPort = entry.port;
+        if (entry.msg === until) {
           clearTimeout(timer);
-          resolve(entry.port);
+          resolve(listeningPort);
         }
       } catch { /* not a log line */ }
     });
