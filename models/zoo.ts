@@ -7,6 +7,8 @@ import { ArcFaceRecognizer, isArcFace } from './families/arcface.js';
 import { isLandmarks68, Landmarks68 } from './families/landmarks68.js';
 import { isScrfd, ScrfdDetector } from './families/scrfd.js';
 import { isUltraFace, UltraFaceDetector } from './families/ultraface.js';
+import { isYuNet, YuNetDetector } from './families/yunet.js';
+import { isRetinaFace, RetinaFaceDetector } from './families/retinaface.js';
 import { formatSignature, signatureOf, type Signature } from './signature.js';
 import type { Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 
@@ -19,6 +21,8 @@ interface Family<T> {
 const DETECTORS: Family<Detector>[] = [
   { name: 'scrfd', matches: isScrfd, create: (s, sig, f) => new ScrfdDetector(s, sig, f) },
   { name: 'ultraface', matches: isUltraFace, create: (s, sig, f) => new UltraFaceDetector(s, sig, f) },
+  { name: 'yunet', matches: isYuNet, create: (s, sig, f) => new YuNetDetector(s, sig, f) },
+  { name: 'retinaface', matches: isRetinaFace, create: (s, sig, f) => new RetinaFaceDetector(s, sig, f) },
 ];
 const LANDMARKERS: Family<Landmarker>[] = [
   { name: 'landmarks68', matches: isLandmarks68, create: (s, sig, f) => new Landmarks68(s, sig, f) },

@@ -47,6 +47,10 @@ const configs: [string, Record<string, string>][] = [
     FACEREST_DETECTOR: sharedPath('models', 'scrfd', 'det_2.5g.onnx'),
     FACEREST_RECOGNIZER: sharedPath('models', 'recognition', 'mobilefacenet_128d.onnx'),
   }],
+  ['SCRFD-2.5G + MobileFaceNet-128 (PaddlePaddle export)', {
+    FACEREST_DETECTOR: sharedPath('models', 'scrfd', 'det_2.5g.onnx'),
+    FACEREST_RECOGNIZER: sharedPath('models', 'recognition', 'mobilefacenet_128d_paddle.onnx'),
+  }],
 ];
 
 for (const [name, env] of configs) {
