@@ -15,21 +15,44 @@ import type { Extractor } from '../pipeline/extract.js';
 import { readBody, sendJson, HttpError } from '../http/body.js';
 
 export interface LegacyFace {
-  vec: number[];
+  /** null when extract_embedding is false. */
+  vec: number[] | null;
   det: number;
   prob: number;
   bbox: [number, number, number, number];
+  /** With return_landmarks: five [x, y] points. */
+  landmarks?: [number, number][];
+  /** With return_face_data: the aligned 112x112 face, base64 JPEG. */
+  facedata?: string;
+}
+
+/** What the JSON asked for beyond the request message itself. */
+export interface LegacyOutput {
+  landmarks: boolean;
 }
 
 const MAX_UINT32 = 0xffffffff;
 const DATA_URL = /^data:[^,]*;base64,/;
+
+type Check = (v: unknown) => boolean;
+const isUint = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT32;
+const OPTIONS: Record<string, [Check, string]> = {
+  max_size: [isUint, 'a non-negative integer (0 = never resize)'],
+  threshold: [(v) => typeof v === 'number' && v >= 0 && v <= 1, 'a number from 0 to 1'],
+  limit_faces: [isUint, 'a non-negative integer (0 = all faces)'],
+  min_face_size: [isUint, 'a non-negative integer (pixels)'],
+  return_landmarks: [(v) => typeof v === 'boolean', 'true or false'],
+  return_face_data: [(v) => typeof v === 'boolean', 'true or false'],
+  extract_embedding: [(v) => typeof v === 'boolean', 'true or false'],
+  embed_only: [(v) => typeof v === 'boolean', 'true or false'],
+};
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Validates the legacy JSON body and builds the generated request; throws HttpError(400). */
-export function toExtractRequest(body: unknown): ExtractRequest {
+export function toExtractRequest(body: unknown): { request: ExtractRequest; output: LegacyOutput } {
   if (!isObject(body)) throw new HttpError(400, 'request body must be a JSON object');
   const images = body.images;
   if (!isObject(images)) throw new HttpError(400, '"images" must be an object with a "data" list');
@@ -40,34 +63,50 @@ export function toExtractRequest(body: unknown): ExtractRequest {
   if (!Array.isArray(data)) throw new HttpError(400, '"images.data" must be a list of base64-encoded images');
   const bad = data.findIndex((d) => typeof d !== 'string');
   if (bad >= 0) throw new HttpError(400, `"images.data[${bad}]" must be a base64 string, got ${JSON.stringify(data[bad])?.slice(0, 40)}`);
-  const maxSize = body.max_size;
-  if (maxSize !== undefined && maxSize !== null
-    && !(typeof maxSize === 'number' && Number.isInteger(maxSize) && maxSize >= 0 && maxSize <= MAX_UINT32)) {
-    throw new HttpError(400, `"max_size" must be a non-negative integer (0 = never resize), got ${JSON.stringify(maxSize)}`);
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'images' || value === null) continue;
+    const option = OPTIONS[key];
+    if (!option) throw new HttpError(400, `unknown option "${key}"; known options: ${Object.keys(OPTIONS).join(', ')}`);
+    if (!option[0](value)) throw new HttpError(400, `"${key}" must be ${option[1]}, got ${JSON.stringify(value)}`);
   }
-  return create(ExtractRequestSchema, {
+  const opt = <T>(key: string) => (body[key] ?? undefined) as T | undefined;
+  const request = create(ExtractRequestSchema, {
     images: (data as string[]).map((s) => create(ImageSchema, { data: Buffer.from(s.replace(DATA_URL, ''), 'base64') })),
-    maxSize: typeof maxSize === 'number' ? maxSize : undefined,
+    maxSize: opt<number>('max_size'),
+    threshold: opt<number>('threshold'),
+    limitFaces: opt<number>('limit_faces'),
+    minFaceSize: opt<number>('min_face_size'),
+    returnFaceData: opt<boolean>('return_face_data'),
+    extractEmbedding: opt<boolean>('extract_embedding'),
+    embedOnly: opt<boolean>('embed_only'),
   });
+  return { request, output: { landmarks: opt<boolean>('return_landmarks') ?? false } };
 }
 
-export function toLegacyResponse(res: ExtractResponse): LegacyFace[][] {
-  return res.results.map((r) => r.faces.map((f) => ({
-    vec: f.embedding,
-    det: f.index,
-    prob: f.prob,
-    bbox: [
-      Math.round(f.box?.x1 ?? 0), Math.round(f.box?.y1 ?? 0),
-      Math.round(f.box?.x2 ?? 0), Math.round(f.box?.y2 ?? 0),
-    ],
-  })));
+/** The original response shape; extra fields only when the request asked for them. */
+export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, output: LegacyOutput): LegacyFace[][] {
+  const withEmbedding = request.extractEmbedding ?? true;
+  return res.results.map((r) => r.faces.map((f) => {
+    const face: LegacyFace = {
+      vec: withEmbedding ? f.embedding : null,
+      det: f.index,
+      prob: f.prob,
+      bbox: [
+        Math.round(f.box?.x1 ?? 0), Math.round(f.box?.y1 ?? 0),
+        Math.round(f.box?.x2 ?? 0), Math.round(f.box?.y2 ?? 0),
+      ],
+    };
+    if (output.landmarks) face.landmarks = f.landmarks.map((p) => [p.x, p.y]);
+    if (request.returnFaceData) face.facedata = Buffer.from(f.faceData).toString('base64');
+    return face;
+  }));
 }
 
 export async function handleLegacyExtract(
   extractor: Extractor, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse,
   maxBodyBytes: number,
 ): Promise<void> {
-  let request: ExtractRequest;
+  let parsed: { request: ExtractRequest; output: LegacyOutput };
   try {
     const text = await readBody(req, maxBodyBytes);
     let body: unknown;
@@ -76,10 +115,11 @@ export async function handleLegacyExtract(
     } catch (err) {
       throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
     }
-    request = toExtractRequest(body);
+    parsed = toExtractRequest(body);
   } catch (err) {
     if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
     throw err;
   }
-  sendJson(res, 200, toLegacyResponse(await extractor.extract(request)));
+  const response = await extractor.extract(parsed.request);
+  sendJson(res, 200, toLegacyResponse(response, parsed.request, parsed.output));
 }

@@ -4,28 +4,27 @@
  * RPCs all call this; there is no second pipeline.
  */
 import { create } from '@bufbuild/protobuf';
+import sharp from 'sharp';
 import {
-  BoxSchema, ExtractResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
+  BoxSchema, ExtractResponseSchema, ExtractStreamResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
   type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
-  type ImageResult, ExtractStreamResponseSchema,
+  type Face, type ImageResult,
 } from '../../gen/facerest/v1/face_service_pb.js';
+import type { RgbImage } from '../../models/types.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
-import type { FoundFace } from './faces.js';
+import type { FaceQuery, FoundFace } from './faces.js';
+import { optionsOf, type ExtractOptions } from './options.js';
 
-export const DEFAULT_MAX_SIZE = 640;
+const FACE_JPEG_QUALITY = 90;
 
-export interface ExtractOptions {
-  /** Larger side cap in pixels; 0 = never resize. */
-  maxSize: number;
+function jpeg(crop: RgbImage): Promise<Buffer> {
+  return sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+    .jpeg({ quality: FACE_JPEG_QUALITY }).toBuffer();
 }
 
-export function optionsOf(req: { maxSize?: number }): ExtractOptions {
-  return { maxSize: req.maxSize ?? DEFAULT_MAX_SIZE };
-}
-
-function toFace(face: FoundFace, index: number, sx: number, sy: number, width: number, height: number) {
+async function toFace(face: FoundFace, index: number, sx: number, sy: number, width: number, height: number): Promise<Face> {
   const [x1, y1, x2, y2] = face.box;
   const landmarks = [];
   for (let k = 0; k < 5; k++) {
@@ -39,8 +38,20 @@ function toFace(face: FoundFace, index: number, sx: number, sy: number, width: n
       x2: Math.min(width, x2 * sx), y2: Math.min(height, y2 * sy),
     }),
     landmarks,
-    embedding: Array.from(face.embedding),
+    embedding: face.embedding ? Array.from(face.embedding) : [],
+    faceData: face.crop ? await jpeg(face.crop) : undefined,
   });
+}
+
+function queryFor(options: ExtractOptions, scaleToImage: number): FaceQuery {
+  return {
+    threshold: options.threshold,
+    limitFaces: options.limitFaces,
+    minFaceSize: options.minFaceSize * scaleToImage,
+    embed: options.extractEmbedding,
+    returnCrops: options.returnFaceData,
+    embedOnly: options.embedOnly,
+  };
 }
 
 export class Extractor {
@@ -54,14 +65,15 @@ export class Extractor {
   /** One image, never throwing: a bad image, or a failure on it, is reported in `error`. */
   async extractImage(data: Uint8Array, options: ExtractOptions): Promise<ImageResult> {
     try {
-      const { image, width, height } = await decodeImage(data, options.maxSize);
+      // Aligned faces are embedded at 112x112 whatever max_size says.
+      const { image, width, height } = await decodeImage(data, options.embedOnly ? 0 : options.maxSize);
       const sx = width / image.width;
       const sy = height / image.height;
-      const faces = await this.pool.run(image);
+      const faces = await this.pool.run(image, queryFor(options, 1 / sx));
       return create(ImageResultSchema, {
         width,
         height,
-        faces: faces.map((f, i) => toFace(f, i, sx, sy, width, height)),
+        faces: await Promise.all(faces.map((f, i) => toFace(f, i, sx, sy, width, height))),
       });
     } catch (err) {
       const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
@@ -69,6 +81,7 @@ export class Extractor {
     }
   }
 
+  /** Throws InvalidOptionError for out-of-range options, before any work. */
   async extract(req: ExtractRequest): Promise<ExtractResponse> {
     const options = optionsOf(req);
     const results = await mapBounded(req.images, this.window, (img) => this.extractImage(img.data, options));
@@ -76,9 +89,12 @@ export class Extractor {
   }
 
   extractStream(requests: AsyncIterable<ExtractStreamRequest>): AsyncIterable<ExtractStreamResponse> {
-    return mapUnordered(requests, this.window, async (req) => create(ExtractStreamResponseSchema, {
-      id: req.id,
-      result: await this.extractImage(req.image?.data ?? new Uint8Array(), optionsOf(req)),
-    }));
+    return mapUnordered(requests, this.window, async (req) => {
+      const options = optionsOf(req);
+      return create(ExtractStreamResponseSchema, {
+        id: req.id,
+        result: await this.extractImage(req.image?.data ?? new Uint8Array(), options),
+      });
+    });
   }
 }

@@ -1,9 +1,12 @@
 /**
- * The model half of the per-image flow, run inside a pool worker: detect -> five landmarks ->
- * align -> embed -> L2-normalise. Coordinates are in pixels of the image it is given.
+ * The model half of the per-image flow, run inside a pool worker: detect -> filter -> five
+ * landmarks -> align -> embed -> L2-normalise. Coordinates are in pixels of the image it is
+ * given (the main thread maps them back to the original).
  */
-import type { BoxArray, Detector, Landmarker, Recognizer, RgbImage } from '../../models/types.js';
-import { alignFace } from './align.js';
+import { resizeAffine } from '../../models/sampling.js';
+import { sampleToRgb } from '../../models/sampling.js';
+import type { BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage } from '../../models/types.js';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignFace } from './align.js';
 
 export interface FaceModels {
   detector: Detector;
@@ -12,13 +15,29 @@ export interface FaceModels {
   recognizer: Recognizer;
 }
 
+/** What to compute for one image, in that image's pixels. */
+export interface FaceQuery {
+  threshold?: number;
+  limitFaces: number;
+  /** Minimum larger box side, in pixels of the image given. */
+  minFaceSize: number;
+  embed: boolean;
+  returnCrops: boolean;
+  /** The image is an aligned face: skip detection. */
+  embedOnly: boolean;
+}
+
+export const FULL_QUERY: FaceQuery = { limitFaces: 0, minFaceSize: 0, embed: true, returnCrops: false, embedOnly: false };
+
 export interface FoundFace {
   box: BoxArray;
   score: number;
   /** x0,y0,...,x4,y4 */
   landmarks: Float32Array;
-  /** Unit length. */
-  embedding: Float32Array;
+  /** Unit length; absent when not asked for. */
+  embedding?: Float32Array;
+  /** The aligned 112x112 face, when asked for. */
+  crop?: RgbImage;
 }
 
 export function l2Normalise(v: Float32Array): Float32Array {
@@ -29,20 +48,49 @@ export function l2Normalise(v: Float32Array): Float32Array {
   return v;
 }
 
-export async function findFaces(models: FaceModels, image: RgbImage): Promise<FoundFace[]> {
-  const detections = await models.detector.detect(image);
+const area = (d: Detection) => (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]);
+
+function select(detections: Detection[], q: FaceQuery): Detection[] {
+  let kept = detections;
+  if (q.minFaceSize > 0) {
+    kept = kept.filter((d) => Math.max(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= q.minFaceSize);
+  }
+  if (q.limitFaces > 0 && kept.length > q.limitFaces) {
+    const largest = new Set([...kept].sort((a, b) => area(b) - area(a)).slice(0, q.limitFaces));
+    kept = kept.filter((d) => largest.has(d));
+  }
+  return kept;
+}
+
+async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery): Promise<FoundFace[]> {
+  const { width, height } = image;
+  const crop = width === ALIGNED_SIZE && height === ALIGNED_SIZE
+    ? image
+    : sampleToRgb(image, resizeAffine(width / ALIGNED_SIZE, height / ALIGNED_SIZE), ALIGNED_SIZE, ALIGNED_SIZE);
+  const landmarks = Float32Array.from(ARCFACE_TEMPLATE, (v, i) => v * (i % 2 ? height : width) / ALIGNED_SIZE);
+  const [embedding] = q.embed ? await models.recognizer.embed([crop]) : [];
+  return [{
+    box: [0, 0, width, height], score: 1, landmarks,
+    embedding: embedding && l2Normalise(embedding), crop: q.returnCrops ? crop : undefined,
+  }];
+}
+
+export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY): Promise<FoundFace[]> {
+  if (q.embedOnly) return alignedFace(models, image, q);
+  const detections = select(await models.detector.detect(image, q.threshold), q);
   const landmarks: Float32Array[] = [];
   for (const d of detections) {
     if (d.keypoints) landmarks.push(d.keypoints);
     else if (models.landmarker) landmarks.push(await models.landmarker.fivePoints(image, d.box));
     else throw new Error(`detector ${models.detector.description.name} gives no keypoints and no landmark model is loaded`);
   }
-  const crops = landmarks.map((points) => alignFace(image, points));
-  const embeddings = await models.recognizer.embed(crops);
+  const crops = q.embed || q.returnCrops ? landmarks.map((points) => alignFace(image, points)) : [];
+  const embeddings = q.embed ? await models.recognizer.embed(crops) : [];
   return detections.map((d, i) => ({
     box: d.box,
     score: d.score,
     landmarks: landmarks[i],
-    embedding: l2Normalise(embeddings[i]),
+    embedding: embeddings[i] && l2Normalise(embeddings[i]),
+    crop: q.returnCrops ? crops[i] : undefined,
   }));
 }

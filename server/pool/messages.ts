@@ -1,6 +1,6 @@
 /** The messages between the pool (main thread) and its workers. */
 import type { ModelDescription, ModelFile, RgbImage } from '../../models/types.js';
-import type { FoundFace } from '../pipeline/faces.js';
+import type { FaceQuery, FoundFace } from '../pipeline/faces.js';
 
 export interface WorkerModels {
   detector: ModelFile;
@@ -12,6 +12,7 @@ export interface WorkerModels {
 export interface TaskMessage {
   id: number;
   image: RgbImage;
+  query: FaceQuery;
 }
 
 export type WorkerMessage =

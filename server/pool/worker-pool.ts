@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ModelDescription, RgbImage } from '../../models/types.js';
-import type { FoundFace } from '../pipeline/faces.js';
+import type { FaceQuery, FoundFace } from '../pipeline/faces.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
 
 const PER_WORKER = 2;
@@ -13,6 +13,7 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 interface Task {
   id: number;
   image: RgbImage;
+  query: FaceQuery;
   resolve(faces: FoundFace[]): void;
   reject(err: Error): void;
 }
@@ -70,11 +71,11 @@ export class WorkerPool {
     return this.queue.length;
   }
 
-  /** Finds, aligns and embeds the faces of a decoded image. */
-  run(image: RgbImage): Promise<FoundFace[]> {
+  /** Finds, aligns and embeds the faces of a decoded image, as the query asks. */
+  run(image: RgbImage, query: FaceQuery): Promise<FoundFace[]> {
     if (this.closing) return Promise.reject(new Error('the worker pool is shutting down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, image, resolve, reject });
+      this.queue.push({ id: this.nextId++, image, query, resolve, reject });
       this.pump();
     });
   }
@@ -124,7 +125,7 @@ export class WorkerPool {
       if (!best) return;
       const task = this.queue.shift()!;
       best.running.set(task.id, task);
-      const msg: TaskMessage = { id: task.id, image: task.image };
+      const msg: TaskMessage = { id: task.id, image: task.image, query: task.query };
       const buf = task.image.data.buffer as ArrayBuffer;
       // Hand the pixels over without a copy when the view owns its whole buffer.
       const transferable = task.image.data.byteOffset === 0 && task.image.data.byteLength === buf.byteLength;

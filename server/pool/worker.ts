@@ -41,8 +41,9 @@ try {
   port.on('message', (task: TaskMessage) => {
     queue = queue.then(async () => {
       try {
-        const faces = await findFaces(models, task.image);
-        post({ type: 'result', id: task.id, faces }, faces.map((f) => f.embedding.buffer as ArrayBuffer));
+        const faces = await findFaces(models, task.image, task.query);
+        const buffers = faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
+        post({ type: 'result', id: task.id, faces }, buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
       } catch (err) {
         post({ type: 'error', id: task.id, error: (err as Error).message });
       }

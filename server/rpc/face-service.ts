@@ -6,6 +6,7 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/types.js';
 import type { Engine } from '../engine.js';
+import { InvalidOptionError } from '../pipeline/options.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -33,8 +34,30 @@ export function faceServiceRoutes(engine: () => Engine | undefined, version: str
     return e;
   };
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req) => ready().extractor.extract(req),
-    extractStream: (requests) => ready().extractor.extractStream(requests),
+    extract: (req) => invalidArgument(() => ready().extractor.extract(req)),
+    async *extractStream(requests) {
+      yield* invalidArgumentStream(ready().extractor.extractStream(requests));
+    },
     info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
   });
+}
+
+function asConnectError(err: unknown): unknown {
+  return err instanceof InvalidOptionError ? new ConnectError(err.message, Code.InvalidArgument) : err;
+}
+
+async function invalidArgument<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw asConnectError(err);
+  }
+}
+
+async function* invalidArgumentStream<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* source;
+  } catch (err) {
+    throw asConnectError(err);
+  }
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file facerest/v1/face_service.proto.
  */
 export const file_facerest_v1_face_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiWAoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USFQoIbWF4X3NpemUYAiABKA1IAIgBAUILCglfbWF4X3NpemUiPAoPRXh0cmFjdFJlc3BvbnNlEikKB3Jlc3VsdHMYASADKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCJpChRFeHRyYWN0U3RyZWFtUmVxdWVzdBIKCgJpZBgBIAEoCRIhCgVpbWFnZRgCIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAMgASgNSACIAQFCCwoJX21heF9zaXplIk0KFUV4dHJhY3RTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIoCgZyZXN1bHQYAiABKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCJdCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USDQoFZXJyb3IYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNInwKBEZhY2USDQoFaW5kZXgYASABKA0SDAoEcHJvYhgCIAEoAhIdCgNib3gYAyABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAQgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAUgAygCIjUKA0JveBIKCgJ4MRgBIAEoAhIKCgJ5MRgCIAEoAhIKCgJ4MhgDIAEoAhIKCgJ5MhgEIAEoAiIdCgVQb2ludBIJCgF4GAEgASgCEgkKAXkYAiABKAIiDQoLSW5mb1JlcXVlc3QiRwoMSW5mb1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSJgoGbW9kZWxzGAIgAygLMhYuZmFjZXJlc3QudjEuTW9kZWxJbmZvIqABCglNb2RlbEluZm8SJAoEcm9sZRgBIAEoDjIWLmZhY2VyZXN0LnYxLk1vZGVsUm9sZRIMCgRuYW1lGAIgASgJEg4KBmZhbWlseRgDIAEoCRITCgtpbnB1dF93aWR0aBgEIAEoDRIUCgxpbnB1dF9oZWlnaHQYBSABKA0SFgoOZW1iZWRkaW5nX3NpemUYBiABKA0SDAoEcGFjaxgHIAEoCSp1CglNb2RlbFJvbGUSGgoWTU9ERUxfUk9MRV9VTlNQRUNJRklFRBAAEhcKE01PREVMX1JPTEVfREVURUNUT1IQARIYChRNT0RFTF9ST0xFX0xBTkRNQVJLUxACEhkKFU1PREVMX1JPTEVfUkVDT0dOSVpFUhADMuwBCgtGYWNlU2VydmljZRJECgdFeHRyYWN0EhsuZmFjZXJlc3QudjEuRXh0cmFjdFJlcXVlc3QaHC5mYWNlcmVzdC52MS5FeHRyYWN0UmVzcG9uc2USWgoNRXh0cmFjdFN0cmVhbRIhLmZhY2VyZXN0LnYxLkV4dHJhY3RTdHJlYW1SZXF1ZXN0GiIuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlc3BvbnNlKAEwARI7CgRJbmZvEhguZmFjZXJlc3QudjEuSW5mb1JlcXVlc3QaGS5mYWNlcmVzdC52MS5JbmZvUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwijgIKDkV4dHJhY3RSZXF1ZXN0EiIKBmltYWdlcxgBIAMoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAIgASgNSACIAQESFgoJdGhyZXNob2xkGAMgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBCABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgFIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAYgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAcgASgISAKIAQESEgoKZW1iZWRfb25seRgIIAEoCEILCglfbWF4X3NpemVCDAoKX3RocmVzaG9sZEIUChJfZXh0cmFjdF9lbWJlZGRpbmciPAoPRXh0cmFjdFJlc3BvbnNlEikKB3Jlc3VsdHMYASADKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCKfAgoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIVCghtYXhfc2l6ZRgDIAEoDUgAiAEBEhYKCXRocmVzaG9sZBgEIAEoAkgBiAEBEhMKC2xpbWl0X2ZhY2VzGAUgASgNEhUKDW1pbl9mYWNlX3NpemUYBiABKA0SGAoQcmV0dXJuX2ZhY2VfZGF0YRgHIAEoCBIeChFleHRyYWN0X2VtYmVkZGluZxgIIAEoCEgCiAEBEhIKCmVtYmVkX29ubHkYCSABKAhCCwoJX21heF9zaXplQgwKCl90aHJlc2hvbGRCFAoSX2V4dHJhY3RfZW1iZWRkaW5nIk0KFUV4dHJhY3RTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIoCgZyZXN1bHQYAiABKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCJdCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USDQoFZXJyb3IYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIo8BCgRGYWNlEg0KBWluZGV4GAEgASgNEgwKBHByb2IYAiABKAISHQoDYm94GAMgASgLMhAuZmFjZXJlc3QudjEuQm94EiUKCWxhbmRtYXJrcxgEIAMoCzISLmZhY2VyZXN0LnYxLlBvaW50EhEKCWVtYmVkZGluZxgFIAMoAhIRCglmYWNlX2RhdGEYBiABKAwiNQoDQm94EgoKAngxGAEgASgCEgoKAnkxGAIgASgCEgoKAngyGAMgASgCEgoKAnkyGAQgASgCIh0KBVBvaW50EgkKAXgYASABKAISCQoBeRgCIAEoAiINCgtJbmZvUmVxdWVzdCJHCgxJbmZvUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRImCgZtb2RlbHMYAiADKAsyFi5mYWNlcmVzdC52MS5Nb2RlbEluZm8ioAEKCU1vZGVsSW5mbxIkCgRyb2xlGAEgASgOMhYuZmFjZXJlc3QudjEuTW9kZWxSb2xlEgwKBG5hbWUYAiABKAkSDgoGZmFtaWx5GAMgASgJEhMKC2lucHV0X3dpZHRoGAQgASgNEhQKDGlucHV0X2hlaWdodBgFIAEoDRIWCg5lbWJlZGRpbmdfc2l6ZRgGIAEoDRIMCgRwYWNrGAcgASgJKnUKCU1vZGVsUm9sZRIaChZNT0RFTF9ST0xFX1VOU1BFQ0lGSUVEEAASFwoTTU9ERUxfUk9MRV9ERVRFQ1RPUhABEhgKFE1PREVMX1JPTEVfTEFORE1BUktTEAISGQoVTU9ERUxfUk9MRV9SRUNPR05JWkVSEAMy7AEKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * An encoded image file: JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.
@@ -44,11 +44,54 @@ export type ExtractRequest = Message<"facerest.v1.ExtractRequest"> & {
    * Caps the larger image side before detection, keeping the aspect ratio and never enlarging.
    * Absent: 640. 0: never resize. Coordinates in the response are always in original pixels.
    *
-   * Field numbers 3 to 19 are kept for further per-request options.
-   *
    * @generated from field: optional uint32 max_size = 2;
    */
   maxSize?: number | undefined;
+
+  /**
+   * Detection score threshold in [0, 1]. Absent: the detector family's default.
+   *
+   * @generated from field: optional float threshold = 3;
+   */
+  threshold?: number | undefined;
+
+  /**
+   * Keep only the N largest faces (by box area). 0: all.
+   *
+   * @generated from field: uint32 limit_faces = 4;
+   */
+  limitFaces: number;
+
+  /**
+   * Drop faces whose larger box side is under this many pixels of the original image. 0: none.
+   *
+   * @generated from field: uint32 min_face_size = 5;
+   */
+  minFaceSize: number;
+
+  /**
+   * Return each aligned 112x112 face as JPEG bytes in Face.face_data.
+   *
+   * @generated from field: bool return_face_data = 6;
+   */
+  returnFaceData: boolean;
+
+  /**
+   * Absent or true: compute embeddings. False: detection and landmarks only (faster).
+   *
+   * @generated from field: optional bool extract_embedding = 7;
+   */
+  extractEmbedding?: boolean | undefined;
+
+  /**
+   * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
+   * face per image (other sizes are resized to 112x112).
+   *
+   * Field numbers 9 to 19 are kept for further per-request options.
+   *
+   * @generated from field: bool embed_only = 8;
+   */
+  embedOnly: boolean;
 };
 
 /**
@@ -94,13 +137,56 @@ export type ExtractStreamRequest = Message<"facerest.v1.ExtractStreamRequest"> &
   image?: Image | undefined;
 
   /**
-   * As ExtractRequest.max_size.
-   *
-   * Field numbers 4 to 19 are kept for further per-request options.
+   * The options, as in ExtractRequest, for this image.
    *
    * @generated from field: optional uint32 max_size = 3;
    */
   maxSize?: number | undefined;
+
+  /**
+   * Detection score threshold in [0, 1]. Absent: the detector family's default.
+   *
+   * @generated from field: optional float threshold = 4;
+   */
+  threshold?: number | undefined;
+
+  /**
+   * Keep only the N largest faces (by box area). 0: all.
+   *
+   * @generated from field: uint32 limit_faces = 5;
+   */
+  limitFaces: number;
+
+  /**
+   * Drop faces whose larger box side is under this many pixels of the original image. 0: none.
+   *
+   * @generated from field: uint32 min_face_size = 6;
+   */
+  minFaceSize: number;
+
+  /**
+   * Return each aligned 112x112 face as JPEG bytes in Face.face_data.
+   *
+   * @generated from field: bool return_face_data = 7;
+   */
+  returnFaceData: boolean;
+
+  /**
+   * Absent or true: compute embeddings. False: detection and landmarks only (faster).
+   *
+   * @generated from field: optional bool extract_embedding = 8;
+   */
+  extractEmbedding?: boolean | undefined;
+
+  /**
+   * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
+   * face per image (other sizes are resized to 112x112).
+   *
+   * Field numbers 10 to 19 are kept for further per-request options.
+   *
+   * @generated from field: bool embed_only = 9;
+   */
+  embedOnly: boolean;
 };
 
 /**
@@ -204,13 +290,20 @@ export type Face = Message<"facerest.v1.Face"> & {
   landmarks: Point[];
 
   /**
-   * L2-normalised embedding of the aligned face.
-   *
-   * Field numbers 6 to 19 are kept for optional per-face outputs.
+   * L2-normalised embedding of the aligned face (empty when extract_embedding is false).
    *
    * @generated from field: repeated float embedding = 5;
    */
   embedding: number[];
+
+  /**
+   * The aligned 112x112 face as JPEG, when return_face_data is set.
+   *
+   * Field numbers 7 to 19 are kept for optional per-face outputs.
+   *
+   * @generated from field: bytes face_data = 6;
+   */
+  faceData: Uint8Array;
 };
 
 /**
