@@ -2,6 +2,7 @@
  * Loads a model file and picks its family from the graph's inputs and outputs, so a user can
  * point facerest at any supported ONNX file without saying what it is.
  */
+import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { ArcFaceRecognizer, isArcFace } from './families/arcface.js';
 import { isLandmarks68, Landmarks68 } from './families/landmarks68.js';
@@ -15,7 +16,8 @@ import type { Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 interface Family<T> {
   name: string;
   matches(sig: Signature): boolean;
-  create(session: ort.InferenceSession, sig: Signature, file: ModelFile): T;
+  /** `model` is the file's bytes, for families that read more than the I/O signature. */
+  create(session: ort.InferenceSession, sig: Signature, file: ModelFile, model: Uint8Array): T;
 }
 
 const DETECTORS: Family<Detector>[] = [
@@ -28,7 +30,7 @@ const LANDMARKERS: Family<Landmarker>[] = [
   { name: 'landmarks68', matches: isLandmarks68, create: (s, sig, f) => new Landmarks68(s, sig, f) },
 ];
 const RECOGNIZERS: Family<Recognizer>[] = [
-  { name: 'arcface', matches: isArcFace, create: (s, sig, f) => new ArcFaceRecognizer(s, sig, f) },
+  { name: 'arcface', matches: isArcFace, create: (s, sig, f, model) => new ArcFaceRecognizer(s, sig, f, model) },
 ];
 
 /**
@@ -45,8 +47,10 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
 
 async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Promise<T> {
   let session: ort.InferenceSession;
+  let model: Uint8Array;
   try {
-    session = await ort.InferenceSession.create(file.path, SESSION_OPTIONS);
+    model = await readFile(file.path);
+    session = await ort.InferenceSession.create(model, SESSION_OPTIONS);
   } catch (err) {
     throw new Error(`cannot load ${role} model ${file.path}: ${(err as Error).message}`);
   }
@@ -57,7 +61,7 @@ async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Pr
     throw new Error(`${role} model ${file.path} matches no supported family `
       + `(${families.map((f) => f.name).join(', ')}): ${formatSignature(sig)}`);
   }
-  return family.create(session, sig, file);
+  return family.create(session, sig, file, model);
 }
 
 export const loadDetector = (file: ModelFile) => load(file, 'detector', DETECTORS);

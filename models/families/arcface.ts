@@ -3,12 +3,15 @@
  * InsightFace's w600k/glint models, MobileFaceNet exports and the default pack's fr_feature.onnx.
  */
 import ort from 'onnxruntime-node';
+import { normalisesInput } from '../onnx-graph.js';
 import { sampleToTensor } from '../sampling.js';
 import type { ModelDescription, ModelFile, Normalisation, Recognizer, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 
 /** InsightFace's ONNX ArcFace convention; a pack manifest may say otherwise per model. */
 const DEFAULT_NORMALISATION: Normalisation = { mean: 127.5, std: 127.5, order: 'rgb' };
+/** For graphs that normalise their input themselves (MXNet conversions): raw 0..255 RGB. */
+const RAW_PIXELS: Normalisation = { mean: 0, std: 1, order: 'rgb' };
 const SIZE = 112;
 const IDENTITY: [number, number, number, number, number, number] = [1, 0, 0, 0, 1, 0];
 
@@ -24,12 +27,13 @@ export class ArcFaceRecognizer implements Recognizer {
   readonly description: ModelDescription;
   private readonly dims: number;
   private readonly batched: boolean;
-  private readonly norm: Normalisation;
+  readonly normalisation: Normalisation;
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile, model: Uint8Array) {
     this.dims = sig.outputs[0].shape[1] as number;
     this.batched = sig.inputs[0].shape[0] !== 1;
-    this.norm = file.normalisation ?? DEFAULT_NORMALISATION;
+    // The graph's own normalisation wins where it shows; else the pack manifest's; else InsightFace's.
+    this.normalisation = normalisesInput(model) ? RAW_PIXELS : file.normalisation ?? DEFAULT_NORMALISATION;
     this.description = describe('recognizer', 'arcface', file, SIZE, SIZE, this.dims);
   }
 
@@ -47,8 +51,8 @@ export class ArcFaceRecognizer implements Recognizer {
     const plane = SIZE * SIZE * 3;
     const input = new Float32Array(plane * crops.length);
     crops.forEach((crop, i) => sampleToTensor(crop, IDENTITY, {
-      out: input, offset: i * plane, width: SIZE, height: SIZE, layout: this.norm.order,
-      mean: this.norm.mean, std: this.norm.std,
+      out: input, offset: i * plane, width: SIZE, height: SIZE, layout: this.normalisation.order,
+      mean: this.normalisation.mean, std: this.normalisation.std,
     }));
     const out = await this.session.run({
       [this.session.inputNames[0]]: new ort.Tensor('float32', input, [crops.length, 3, SIZE, SIZE]),
