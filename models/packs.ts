@@ -53,8 +53,9 @@ export function packDir(pack: { name: string }): string {
   return join(weightsDir(), pack.name);
 }
 
-/** The pack's model for a role, as a file the zoo can load. */
-export function packModel(pack: NpmPack, role: ModelRoleName): ModelFile | undefined {
-  const f = pack.files.find((p) => p.role === role);
-  return f && { path: join(packDir(pack), f.file), pack: pack.name, normalisation: f.normalisation };
+/** The pack's models for a role, as files the zoo can load. */
+export function packModels(pack: NpmPack, role: ModelRoleName): ModelFile[] {
+  return pack.files.filter((p) => p.role === role).map((f) => ({
+    path: join(packDir(pack), f.file), pack: pack.name, normalisation: f.normalisation,
+  }));
 }

@@ -23,8 +23,9 @@ export interface SampleTarget {
   width: number;
   height: number;
   layout: ChannelLayout;
-  mean: number;
-  std: number;
+  /** One value for all channels, or per channel in R, G, B order. */
+  mean: number | readonly number[];
+  std: number | readonly number[];
   /** Average over the source footprint when shrinking (detectors); off = plain bilinear. */
   antialias?: boolean;
 }
@@ -65,7 +66,9 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   const { out, offset, width: dw, height: dh, layout, mean, std } = target;
   const [a, b, c, d, e, f] = map;
   const plane = dw * dh;
-  const inv = 1 / std;
+  const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
+  const [mr, mg, mb] = perChannel(mean);
+  const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
   const gray = layout === 'gray';
   // Channel planes: index 0 receives R for 'rgb' and B for 'bgr'.
   const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
@@ -93,11 +96,11 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
       }
       const i = v * dw + u;
       if (gray) {
-        out[offset + i] = (0.299 * acc[0] + 0.587 * acc[1] + 0.114 * acc[2] - mean) * inv;
+        out[offset + i] = (0.299 * acc[0] + 0.587 * acc[1] + 0.114 * acc[2] - mr) * ir;
       } else {
-        out[rPlane + i] = (acc[0] - mean) * inv;
-        out[gPlane + i] = (acc[1] - mean) * inv;
-        out[bPlane + i] = (acc[2] - mean) * inv;
+        out[rPlane + i] = (acc[0] - mr) * ir;
+        out[gPlane + i] = (acc[1] - mg) * ig;
+        out[bPlane + i] = (acc[2] - mb) * ib;
       }
     }
   }

@@ -18,7 +18,7 @@ export interface Detection {
   keypoints?: Float32Array;
 }
 
-export type ModelRoleName = 'detector' | 'landmarks' | 'recognizer';
+export type ModelRoleName = 'detector' | 'landmarks' | 'recognizer' | 'attributes';
 
 /** What a loaded model is, for logs and the Info RPC. */
 export interface ModelDescription {
@@ -44,6 +44,19 @@ export interface ModelFile {
   pack: string;
   /** Overrides the family's default input normalisation (from a pack manifest). */
   normalisation?: Normalisation;
+}
+
+export type Gender = 'female' | 'male';
+
+/** Age in years and/or gender; each attribute model fills what it predicts. */
+export interface Attributes {
+  age?: number;
+  gender?: Gender;
+}
+
+export interface AttributeModel {
+  readonly description: ModelDescription;
+  predict(image: RgbImage, box: BoxArray): Promise<Attributes>;
 }
 
 export interface Detector {

@@ -11,7 +11,8 @@ import { isUltraFace, UltraFaceDetector } from './families/ultraface.js';
 import { isYuNet, YuNetDetector } from './families/yunet.js';
 import { isRetinaFace, RetinaFaceDetector } from './families/retinaface.js';
 import { formatSignature, signatureOf, type Signature } from './signature.js';
-import type { Detector, Landmarker, ModelFile, Recognizer } from './types.js';
+import type { AttributeModel, Detector, Landmarker, ModelFile, Recognizer } from './types.js';
+import { GenderAge, isGenderAge } from './families/genderage.js';
 
 interface Family<T> {
   name: string;
@@ -31,6 +32,10 @@ const LANDMARKERS: Family<Landmarker>[] = [
 ];
 const RECOGNIZERS: Family<Recognizer>[] = [
   { name: 'arcface', matches: isArcFace, create: (s, sig, f, model) => new ArcFaceRecognizer(s, sig, f, model) },
+];
+
+const ATTRIBUTES: Family<AttributeModel>[] = [
+  { name: 'genderage', matches: isGenderAge, create: (s, sig, f, model) => new GenderAge(s, sig, f, model) },
 ];
 
 /**
@@ -67,3 +72,4 @@ async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Pr
 export const loadDetector = (file: ModelFile) => load(file, 'detector', DETECTORS);
 export const loadLandmarker = (file: ModelFile) => load(file, 'landmarks', LANDMARKERS);
 export const loadRecognizer = (file: ModelFile) => load(file, 'recognizer', RECOGNIZERS);
+export const loadAttributeModel = (file: ModelFile) => load(file, 'attribute', ATTRIBUTES);

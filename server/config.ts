@@ -11,6 +11,7 @@ export interface Config {
   detectorPath?: string;
   recognizerPath?: string;
   landmarksPath?: string;
+  genderAgePath?: string;
   corsOrigins: AllowedOrigins;
   maxBodyBytes: number;
   /** How long SIGTERM waits for admitted requests before closing. */
@@ -38,6 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     detectorPath: path(env, 'FACEREST_DETECTOR'),
     recognizerPath: path(env, 'FACEREST_RECOGNIZER'),
     landmarksPath: path(env, 'FACEREST_LANDMARKS'),
+    genderAgePath: path(env, 'FACEREST_GENDERAGE'),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     maxBodyBytes: integer(env, 'FACEREST_MAX_BODY_BYTES', 64 << 20, 1024, 2 ** 31),
     drainSeconds: integer(env, 'FACEREST_DRAIN_SECONDS', 30, 0, 3600),

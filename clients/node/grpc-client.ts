@@ -17,6 +17,19 @@ export interface CallOptions {
   metadata?: Record<string, string>;
 }
 
+/**
+ * grpc-js undoes the percent-encoding of grpc-message with decodeURI, which leaves reserved
+ * characters such as ':' and '/' encoded; finish the job so error messages read as sent.
+ */
+function readableError(err: grpc.ServiceError): grpc.ServiceError {
+  try {
+    const details = decodeURIComponent(err.details);
+    err.message = err.message.replace(err.details, details);
+    err.details = details;
+  } catch { /* not percent-encoded: leave as is */ }
+  return err;
+}
+
 function pathOf(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
@@ -79,6 +92,8 @@ export class FaceGrpcClient {
     try {
       for await (const msg of call) yield msg as ExtractStreamResponse;
       await writing;
+    } catch (err) {
+      throw (err as grpc.ServiceError).code !== undefined ? readableError(err as grpc.ServiceError) : err;
     } finally {
       call.cancel();
     }
@@ -96,7 +111,7 @@ export class FaceGrpcClient {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(pathOf(method), req.serialize, res.deserialize, message,
         this.metadata(options), this.callOptions(options),
-        (err: grpc.ServiceError | null, value?: MessageShape<O>) => (err ? reject(err) : resolve(value!)));
+        (err: grpc.ServiceError | null, value?: MessageShape<O>) => (err ? reject(readableError(err)) : resolve(value!)));
     });
   }
 

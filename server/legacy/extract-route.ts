@@ -9,9 +9,10 @@ import { create } from '@bufbuild/protobuf';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import {
-  ExtractRequestSchema, ImageSchema, type ExtractRequest, type ExtractResponse,
+  ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { Extractor } from '../pipeline/extract.js';
+import { InvalidOptionError } from '../pipeline/options.js';
 import { readBody, sendJson, HttpError } from '../http/body.js';
 
 export interface LegacyFace {
@@ -24,6 +25,9 @@ export interface LegacyFace {
   landmarks?: [number, number][];
   /** With return_face_data: the aligned 112x112 face, base64 JPEG. */
   facedata?: string;
+  /** With extract_ga: age in whole years and gender, 0 female, 1 male (InsightFace's coding). */
+  age?: number;
+  gender?: number;
 }
 
 /** What the JSON asked for beyond the request message itself. */
@@ -45,6 +49,7 @@ const OPTIONS: Record<string, [Check, string]> = {
   return_face_data: [(v) => typeof v === 'boolean', 'true or false'],
   extract_embedding: [(v) => typeof v === 'boolean', 'true or false'],
   embed_only: [(v) => typeof v === 'boolean', 'true or false'],
+  extract_ga: [(v) => typeof v === 'boolean', 'true or false'],
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -79,6 +84,7 @@ export function toExtractRequest(body: unknown): { request: ExtractRequest; outp
     returnFaceData: opt<boolean>('return_face_data'),
     extractEmbedding: opt<boolean>('extract_embedding'),
     embedOnly: opt<boolean>('embed_only'),
+    extractGa: opt<boolean>('extract_ga'),
   });
   return { request, output: { landmarks: opt<boolean>('return_landmarks') ?? false } };
 }
@@ -98,6 +104,10 @@ export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, 
     };
     if (output.landmarks) face.landmarks = f.landmarks.map((p) => [p.x, p.y]);
     if (request.returnFaceData) face.facedata = Buffer.from(f.faceData).toString('base64');
+    if (request.extractGa) {
+      face.age = Math.round(f.age ?? 0);
+      face.gender = f.gender === Gender.MALE ? 1 : 0;
+    }
     return face;
   }));
 }
@@ -120,6 +130,12 @@ export async function handleLegacyExtract(
     if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
     throw err;
   }
-  const response = await extractor.extract(parsed.request);
+  let response: ExtractResponse;
+  try {
+    response = await extractor.extract(parsed.request);
+  } catch (err) {
+    if (err instanceof InvalidOptionError) return sendJson(res, 400, { error: err.message });
+    throw err;
+  }
   sendJson(res, 200, toLegacyResponse(response, parsed.request, parsed.output));
 }

@@ -8,14 +8,14 @@ import sharp from 'sharp';
 import {
   BoxSchema, ExtractResponseSchema, ExtractStreamResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
   type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
-  type Face, type ImageResult,
+  type Face, type ImageResult, Gender,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
 import type { FaceQuery, FoundFace } from './faces.js';
-import { optionsOf, type ExtractOptions } from './options.js';
+import { InvalidOptionError, optionsOf, type ExtractOptions, type OptionFields } from './options.js';
 
 const FACE_JPEG_QUALITY = 90;
 
@@ -40,6 +40,8 @@ async function toFace(face: FoundFace, index: number, sx: number, sy: number, wi
     landmarks,
     embedding: face.embedding ? Array.from(face.embedding) : [],
     faceData: face.crop ? await jpeg(face.crop) : undefined,
+    age: face.attributes?.age,
+    gender: face.attributes?.gender === 'male' ? Gender.MALE : face.attributes?.gender === 'female' ? Gender.FEMALE : undefined,
   });
 }
 
@@ -51,6 +53,7 @@ function queryFor(options: ExtractOptions, scaleToImage: number): FaceQuery {
     embed: options.extractEmbedding,
     returnCrops: options.returnFaceData,
     embedOnly: options.embedOnly,
+    attributes: options.extractGa,
   };
 }
 
@@ -58,8 +61,19 @@ export class Extractor {
   /** Images of one request or stream in flight at once: enough to keep every worker fed. */
   readonly window: number;
 
+  private readonly hasAttributes: boolean;
+
   constructor(private readonly pool: WorkerPool) {
     this.window = Math.max(2, pool.size * 4);
+    this.hasAttributes = pool.models.some((m) => m.role === 'attributes');
+  }
+
+  private options(req: OptionFields): ExtractOptions {
+    const options = optionsOf(req);
+    if (options.extractGa && !this.hasAttributes) {
+      throw new InvalidOptionError('extract_ga: no age/gender model is loaded');
+    }
+    return options;
   }
 
   /** One image, never throwing: a bad image, or a failure on it, is reported in `error`. */
@@ -83,14 +97,14 @@ export class Extractor {
 
   /** Throws InvalidOptionError for out-of-range options, before any work. */
   async extract(req: ExtractRequest): Promise<ExtractResponse> {
-    const options = optionsOf(req);
+    const options = this.options(req);
     const results = await mapBounded(req.images, this.window, (img) => this.extractImage(img.data, options));
     return create(ExtractResponseSchema, { results });
   }
 
   extractStream(requests: AsyncIterable<ExtractStreamRequest>): AsyncIterable<ExtractStreamResponse> {
     return mapUnordered(requests, this.window, async (req) => {
-      const options = optionsOf(req);
+      const options = this.options(req);
       return create(ExtractStreamResponseSchema, {
         id: req.id,
         result: await this.extractImage(req.image?.data ?? new Uint8Array(), options),

@@ -5,7 +5,9 @@
  */
 import { resizeAffine } from '../../models/sampling.js';
 import { sampleToRgb } from '../../models/sampling.js';
-import type { BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage } from '../../models/types.js';
+import type {
+  AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
+} from '../../models/types.js';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignFace } from './align.js';
 
 export interface FaceModels {
@@ -13,6 +15,8 @@ export interface FaceModels {
   /** Needed only when the detector gives no keypoints. */
   landmarker?: Landmarker;
   recognizer: Recognizer;
+  /** Age and gender models; each fills what it predicts. */
+  attributes: AttributeModel[];
 }
 
 /** What to compute for one image, in that image's pixels. */
@@ -25,9 +29,12 @@ export interface FaceQuery {
   returnCrops: boolean;
   /** The image is an aligned face: skip detection. */
   embedOnly: boolean;
+  attributes: boolean;
 }
 
-export const FULL_QUERY: FaceQuery = { limitFaces: 0, minFaceSize: 0, embed: true, returnCrops: false, embedOnly: false };
+export const FULL_QUERY: FaceQuery = {
+  limitFaces: 0, minFaceSize: 0, embed: true, returnCrops: false, embedOnly: false, attributes: false,
+};
 
 export interface FoundFace {
   box: BoxArray;
@@ -38,6 +45,14 @@ export interface FoundFace {
   embedding?: Float32Array;
   /** The aligned 112x112 face, when asked for. */
   crop?: RgbImage;
+  /** Age and gender, when asked for. */
+  attributes?: Attributes;
+}
+
+async function attributesOf(models: FaceModels, image: RgbImage, box: BoxArray): Promise<Attributes> {
+  const merged: Attributes = {};
+  for (const m of models.attributes) Object.assign(merged, await m.predict(image, box));
+  return merged;
 }
 
 export function l2Normalise(v: Float32Array): Float32Array {
@@ -69,9 +84,11 @@ async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery): P
     : sampleToRgb(image, resizeAffine(width / ALIGNED_SIZE, height / ALIGNED_SIZE), ALIGNED_SIZE, ALIGNED_SIZE);
   const landmarks = Float32Array.from(ARCFACE_TEMPLATE, (v, i) => v * (i % 2 ? height : width) / ALIGNED_SIZE);
   const [embedding] = q.embed ? await models.recognizer.embed([crop]) : [];
+  const box: BoxArray = [0, 0, width, height];
   return [{
-    box: [0, 0, width, height], score: 1, landmarks,
+    box, score: 1, landmarks,
     embedding: embedding && l2Normalise(embedding), crop: q.returnCrops ? crop : undefined,
+    attributes: q.attributes ? await attributesOf(models, image, box) : undefined,
   }];
 }
 
@@ -86,11 +103,14 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
   }
   const crops = q.embed || q.returnCrops ? landmarks.map((points) => alignFace(image, points)) : [];
   const embeddings = q.embed ? await models.recognizer.embed(crops) : [];
+  const attributes: Attributes[] = [];
+  if (q.attributes) for (const d of detections) attributes.push(await attributesOf(models, image, d.box));
   return detections.map((d, i) => ({
     box: d.box,
     score: d.score,
     landmarks: landmarks[i],
     embedding: embeddings[i] && l2Normalise(embeddings[i]),
     crop: q.returnCrops ? crops[i] : undefined,
+    attributes: attributes[i],
   }));
 }

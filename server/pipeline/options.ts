@@ -16,6 +16,7 @@ export interface ExtractOptions {
   returnFaceData: boolean;
   extractEmbedding: boolean;
   embedOnly: boolean;
+  extractGa: boolean;
 }
 
 /** The option fields as the generated messages carry them. */
@@ -27,6 +28,7 @@ export interface OptionFields {
   returnFaceData?: boolean;
   extractEmbedding?: boolean;
   embedOnly?: boolean;
+  extractGa?: boolean;
 }
 
 /** An option value out of range; answered as INVALID_ARGUMENT / HTTP 400. */
@@ -45,5 +47,6 @@ export function optionsOf(req: OptionFields): ExtractOptions {
     returnFaceData: req.returnFaceData ?? false,
     extractEmbedding: req.extractEmbedding ?? true,
     embedOnly: req.embedOnly ?? false,
+    extractGa: req.extractGa ?? false,
   };
 }

@@ -7,6 +7,7 @@ export interface WorkerModels {
   /** Loaded only if the detector gives no keypoints. */
   landmarks?: ModelFile;
   recognizer: ModelFile;
+  attributes: ModelFile[];
 }
 
 export interface TaskMessage {

@@ -3,8 +3,8 @@
  * synchronously on the calling thread, so sessions must live off the event loop).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
-import type { ModelDescription } from '../../models/types.js';
+import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
+import type { AttributeModel, ModelDescription } from '../../models/types.js';
 import { findFaces, type FaceModels } from '../pipeline/faces.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
 
@@ -14,11 +14,13 @@ const post = (msg: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMess
 async function loadModels(files: WorkerModels): Promise<FaceModels> {
   const detector = await loadDetector(files.detector);
   const recognizer = await loadRecognizer(files.recognizer);
-  if (detector.givesKeypoints) return { detector, recognizer };
+  const attributes: AttributeModel[] = [];
+  for (const f of files.attributes) attributes.push(await loadAttributeModel(f));
+  if (detector.givesKeypoints) return { detector, recognizer, attributes };
   if (!files.landmarks) {
     throw new Error(`detector ${detector.description.name} gives no keypoints: a landmark model is needed`);
   }
-  return { detector, recognizer, landmarker: await loadLandmarker(files.landmarks) };
+  return { detector, recognizer, attributes, landmarker: await loadLandmarker(files.landmarks) };
 }
 
 /** One pass on a synthetic image so the first request does not pay for lazy initialisation. */
@@ -28,12 +30,13 @@ async function warmUp(models: FaceModels): Promise<void> {
   const face = { data: new Uint8Array(112 * 112 * 3).fill(128), width: 112, height: 112 };
   await models.recognizer.embed([face]);
   await models.landmarker?.fivePoints(face, [0, 0, 112, 112]);
+  for (const a of models.attributes) await a.predict(face, [0, 0, 112, 112]);
 }
 
 try {
   const models = await loadModels(workerData as WorkerModels);
   await warmUp(models);
-  const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer]
+  const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
     .filter((m) => m !== undefined).map((m) => m.description);
   // One task at a time: the families reuse their input tensors between runs, and the pool
   // sends a second task only so that it is queued here the moment the first one finishes.

@@ -12,6 +12,7 @@ const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
   landmarks: ModelRole.LANDMARKS,
   recognizer: ModelRole.RECOGNIZER,
+  attributes: ModelRole.ATTRIBUTES,
 };
 
 function modelInfo(m: ModelDescription) {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file facerest/v1/face_service.proto.
  */
 export const file_facerest_v1_face_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwijgIKDkV4dHJhY3RSZXF1ZXN0EiIKBmltYWdlcxgBIAMoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAIgASgNSACIAQESFgoJdGhyZXNob2xkGAMgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBCABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgFIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAYgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAcgASgISAKIAQESEgoKZW1iZWRfb25seRgIIAEoCEILCglfbWF4X3NpemVCDAoKX3RocmVzaG9sZEIUChJfZXh0cmFjdF9lbWJlZGRpbmciPAoPRXh0cmFjdFJlc3BvbnNlEikKB3Jlc3VsdHMYASADKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCKfAgoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIVCghtYXhfc2l6ZRgDIAEoDUgAiAEBEhYKCXRocmVzaG9sZBgEIAEoAkgBiAEBEhMKC2xpbWl0X2ZhY2VzGAUgASgNEhUKDW1pbl9mYWNlX3NpemUYBiABKA0SGAoQcmV0dXJuX2ZhY2VfZGF0YRgHIAEoCBIeChFleHRyYWN0X2VtYmVkZGluZxgIIAEoCEgCiAEBEhIKCmVtYmVkX29ubHkYCSABKAhCCwoJX21heF9zaXplQgwKCl90aHJlc2hvbGRCFAoSX2V4dHJhY3RfZW1iZWRkaW5nIk0KFUV4dHJhY3RTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIoCgZyZXN1bHQYAiABKAsyGC5mYWNlcmVzdC52MS5JbWFnZVJlc3VsdCJdCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USDQoFZXJyb3IYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIo8BCgRGYWNlEg0KBWluZGV4GAEgASgNEgwKBHByb2IYAiABKAISHQoDYm94GAMgASgLMhAuZmFjZXJlc3QudjEuQm94EiUKCWxhbmRtYXJrcxgEIAMoCzISLmZhY2VyZXN0LnYxLlBvaW50EhEKCWVtYmVkZGluZxgFIAMoAhIRCglmYWNlX2RhdGEYBiABKAwiNQoDQm94EgoKAngxGAEgASgCEgoKAnkxGAIgASgCEgoKAngyGAMgASgCEgoKAnkyGAQgASgCIh0KBVBvaW50EgkKAXgYASABKAISCQoBeRgCIAEoAiINCgtJbmZvUmVxdWVzdCJHCgxJbmZvUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRImCgZtb2RlbHMYAiADKAsyFi5mYWNlcmVzdC52MS5Nb2RlbEluZm8ioAEKCU1vZGVsSW5mbxIkCgRyb2xlGAEgASgOMhYuZmFjZXJlc3QudjEuTW9kZWxSb2xlEgwKBG5hbWUYAiABKAkSDgoGZmFtaWx5GAMgASgJEhMKC2lucHV0X3dpZHRoGAQgASgNEhQKDGlucHV0X2hlaWdodBgFIAEoDRIWCg5lbWJlZGRpbmdfc2l6ZRgGIAEoDRIMCgRwYWNrGAcgASgJKnUKCU1vZGVsUm9sZRIaChZNT0RFTF9ST0xFX1VOU1BFQ0lGSUVEEAASFwoTTU9ERUxfUk9MRV9ERVRFQ1RPUhABEhgKFE1PREVMX1JPTEVfTEFORE1BUktTEAISGQoVTU9ERUxfUk9MRV9SRUNPR05JWkVSEAMy7AEKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiogIKDkV4dHJhY3RSZXF1ZXN0EiIKBmltYWdlcxgBIAMoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAIgASgNSACIAQESFgoJdGhyZXNob2xkGAMgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBCABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgFIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAYgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAcgASgISAKIAQESEgoKZW1iZWRfb25seRgIIAEoCBISCgpleHRyYWN0X2dhGAkgASgIQgsKCV9tYXhfc2l6ZUIMCgpfdGhyZXNob2xkQhQKEl9leHRyYWN0X2VtYmVkZGluZyI8Cg9FeHRyYWN0UmVzcG9uc2USKQoHcmVzdWx0cxgBIAMoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0IrMCChRFeHRyYWN0U3RyZWFtUmVxdWVzdBIKCgJpZBgBIAEoCRIhCgVpbWFnZRgCIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAMgASgNSACIAQESFgoJdGhyZXNob2xkGAQgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBSABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgGIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAcgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAggASgISAKIAQESEgoKZW1iZWRfb25seRgJIAEoCBISCgpleHRyYWN0X2dhGAogASgIQgsKCV9tYXhfc2l6ZUIMCgpfdGhyZXNob2xkQhQKEl9leHRyYWN0X2VtYmVkZGluZyJNChVFeHRyYWN0U3RyZWFtUmVzcG9uc2USCgoCaWQYASABKAkSKAoGcmVzdWx0GAIgASgLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQiXQoLSW1hZ2VSZXN1bHQSIAoFZmFjZXMYASADKAsyES5mYWNlcmVzdC52MS5GYWNlEg0KBWVycm9yGAIgASgJEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDSLOAQoERmFjZRINCgVpbmRleBgBIAEoDRIMCgRwcm9iGAIgASgCEh0KA2JveBgDIAEoCzIQLmZhY2VyZXN0LnYxLkJveBIlCglsYW5kbWFya3MYBCADKAsyEi5mYWNlcmVzdC52MS5Qb2ludBIRCgllbWJlZGRpbmcYBSADKAISEQoJZmFjZV9kYXRhGAYgASgMEhAKA2FnZRgHIAEoAkgAiAEBEiMKBmdlbmRlchgIIAEoDjITLmZhY2VyZXN0LnYxLkdlbmRlckIGCgRfYWdlIjUKA0JveBIKCgJ4MRgBIAEoAhIKCgJ5MRgCIAEoAhIKCgJ4MhgDIAEoAhIKCgJ5MhgEIAEoAiIdCgVQb2ludBIJCgF4GAEgASgCEgkKAXkYAiABKAIiDQoLSW5mb1JlcXVlc3QiRwoMSW5mb1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSJgoGbW9kZWxzGAIgAygLMhYuZmFjZXJlc3QudjEuTW9kZWxJbmZvIqABCglNb2RlbEluZm8SJAoEcm9sZRgBIAEoDjIWLmZhY2VyZXN0LnYxLk1vZGVsUm9sZRIMCgRuYW1lGAIgASgJEg4KBmZhbWlseRgDIAEoCRITCgtpbnB1dF93aWR0aBgEIAEoDRIUCgxpbnB1dF9oZWlnaHQYBSABKA0SFgoOZW1iZWRkaW5nX3NpemUYBiABKA0SDAoEcGFjaxgHIAEoCSqQAQoJTW9kZWxSb2xlEhoKFk1PREVMX1JPTEVfVU5TUEVDSUZJRUQQABIXChNNT0RFTF9ST0xFX0RFVEVDVE9SEAESGAoUTU9ERUxfUk9MRV9MQU5ETUFSS1MQAhIZChVNT0RFTF9ST0xFX1JFQ09HTklaRVIQAxIZChVNT0RFTF9ST0xFX0FUVFJJQlVURVMQBCpECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIy7AEKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * An encoded image file: JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.
@@ -87,11 +87,18 @@ export type ExtractRequest = Message<"facerest.v1.ExtractRequest"> & {
    * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
    * face per image (other sizes are resized to 112x112).
    *
-   * Field numbers 9 to 19 are kept for further per-request options.
-   *
    * @generated from field: bool embed_only = 8;
    */
   embedOnly: boolean;
+
+  /**
+   * Estimate each face's age and gender (Face.age, Face.gender).
+   *
+   * Field numbers 10 to 19 are kept for further per-request options.
+   *
+   * @generated from field: bool extract_ga = 9;
+   */
+  extractGa: boolean;
 };
 
 /**
@@ -182,11 +189,18 @@ export type ExtractStreamRequest = Message<"facerest.v1.ExtractStreamRequest"> &
    * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
    * face per image (other sizes are resized to 112x112).
    *
-   * Field numbers 10 to 19 are kept for further per-request options.
-   *
    * @generated from field: bool embed_only = 9;
    */
   embedOnly: boolean;
+
+  /**
+   * Estimate each face's age and gender (Face.age, Face.gender).
+   *
+   * Field numbers 11 to 19 are kept for further per-request options.
+   *
+   * @generated from field: bool extract_ga = 10;
+   */
+  extractGa: boolean;
 };
 
 /**
@@ -299,11 +313,25 @@ export type Face = Message<"facerest.v1.Face"> & {
   /**
    * The aligned 112x112 face as JPEG, when return_face_data is set.
    *
-   * Field numbers 7 to 19 are kept for optional per-face outputs.
-   *
    * @generated from field: bytes face_data = 6;
    */
   faceData: Uint8Array;
+
+  /**
+   * Estimated age in years, when extract_ga is set.
+   *
+   * @generated from field: optional float age = 7;
+   */
+  age?: number | undefined;
+
+  /**
+   * Estimated gender, when extract_ga is set.
+   *
+   * Field numbers 9 to 19 are kept for optional per-face outputs.
+   *
+   * @generated from field: facerest.v1.Gender gender = 8;
+   */
+  gender: Gender;
 };
 
 /**
@@ -482,6 +510,13 @@ export enum ModelRole {
    * @generated from enum value: MODEL_ROLE_RECOGNIZER = 3;
    */
   RECOGNIZER = 3,
+
+  /**
+   * Age and/or gender.
+   *
+   * @generated from enum value: MODEL_ROLE_ATTRIBUTES = 4;
+   */
+  ATTRIBUTES = 4,
 }
 
 /**
@@ -489,6 +524,32 @@ export enum ModelRole {
  */
 export const ModelRoleSchema: GenEnum<ModelRole> = /*@__PURE__*/
   enumDesc(file_facerest_v1_face_service, 0);
+
+/**
+ * @generated from enum facerest.v1.Gender
+ */
+export enum Gender {
+  /**
+   * @generated from enum value: GENDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: GENDER_FEMALE = 1;
+   */
+  FEMALE = 1,
+
+  /**
+   * @generated from enum value: GENDER_MALE = 2;
+   */
+  MALE = 2,
+}
+
+/**
+ * Describes the enum facerest.v1.Gender.
+ */
+export const GenderSchema: GenEnum<Gender> = /*@__PURE__*/
+  enumDesc(file_facerest_v1_face_service, 1);
 
 /**
  * FaceService detects faces, aligns each one onto the ArcFace 112x112 template and returns one
