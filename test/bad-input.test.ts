@@ -1,11 +1,10 @@
 /** Bad input fails alone, with a message that names the problem; the server carries on. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { FaceGrpcClient } from '../clients/node/grpc-client.js';
+import { describe, it } from 'node:test';
 import { BBT, readFace } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { serverWithClient } from './helpers/server.js';
 
 const good1 = readFace(BBT[0]);
 const good2 = readFace(BBT[1]);
@@ -19,19 +18,10 @@ const BATCH: [string, Buffer, RegExp | null][] = [
 ];
 
 describe('bad input', () => {
-  let server: TestServer;
-  let client: FaceGrpcClient;
-  before(async () => {
-    server = await startServer();
-    client = new FaceGrpcClient(server.address);
-  });
-  after(async () => {
-    client.close();
-    await server.stop();
-  });
+  const fx = serverWithClient();
 
   it('RPC: each bad image gets its error, the good ones their faces', async () => {
-    const res = await client.extract({ images: BATCH.map(([, data]) => ({ data })) });
+    const res = await fx.client.extract({ images: BATCH.map(([, data]) => ({ data })) });
     assert.equal(res.results.length, BATCH.length);
     res.results.forEach((r, i) => {
       const [label, , error] = BATCH[i];
@@ -48,7 +38,7 @@ describe('bad input', () => {
   });
 
   it('legacy: [] at each bad position, faces at the good ones', async () => {
-    const { status, json } = await postExtract(server.baseUrl, { images: { data: BATCH.map(([, d]) => base64(d)) } });
+    const { status, json } = await postExtract(fx.server.baseUrl, { images: { data: BATCH.map(([, d]) => base64(d)) } });
     assert.equal(status, 200);
     assert.deepEqual(json.map((faces: unknown[]) => faces.length), [4, 0, 0, 0, 0, 3]);
   });
@@ -66,17 +56,17 @@ describe('bad input', () => {
   ];
   for (const [label, body, message] of invalid) {
     it(`legacy: ${label} gets 400 with a JSON error`, async () => {
-      const { status, json } = await postExtract(server.baseUrl, body);
+      const { status, json } = await postExtract(fx.server.baseUrl, body);
       assert.equal(status, 400);
       assert.match(json.error, message);
     });
   }
 
   it('the server is still up and answering afterwards', async () => {
-    const health = await fetch(`${server.baseUrl}/healthz`);
+    const health = await fetch(`${fx.server.baseUrl}/healthz`);
     assert.equal(health.status, 200);
-    const res = await client.extract({ images: [{ data: good2 }] });
+    const res = await fx.client.extract({ images: [{ data: good2 }] });
     assert.equal(res.results[0].faces.length, 3);
-    assert.equal(server.process.exitCode, null);
+    assert.equal(fx.server.process.exitCode, null);
   });
 });

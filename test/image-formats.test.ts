@@ -4,11 +4,10 @@
  * finds the same faces as the JPEG.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { BBT, readFace } from './helpers/data.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { serverWithClient } from './helpers/server.js';
 
 const jpeg = readFace(BBT[1]); // 3 faces
 const EXPECTED_FACES = 3;
@@ -33,20 +32,11 @@ const variants: [string, () => Promise<Buffer>][] = [
 ];
 
 describe('image formats', () => {
-  let server: TestServer;
-  let client: FaceGrpcClient;
-  before(async () => {
-    server = await startServer();
-    client = new FaceGrpcClient(server.address);
-  });
-  after(async () => {
-    client.close();
-    await server.stop();
-  });
+  const fx = serverWithClient();
 
   it('decodes every format and colour model to the same faces', async () => {
     const images = await Promise.all(variants.map(async ([, make]) => ({ data: await make() })));
-    const res = await client.extract({ images: [{ data: jpeg }, ...images] });
+    const res = await fx.client.extract({ images: [{ data: jpeg }, ...images] });
     const [reference, ...others] = res.results;
     assert.equal(reference.faces.length, EXPECTED_FACES);
     others.forEach((r, i) => {
@@ -61,7 +51,7 @@ describe('image formats', () => {
     // Pixels stored turned 90 degrees clockwise, tagged with orientation 8 ("turn 90 degrees
     // counter-clockwise to view"): viewed as tagged, the image is the upright original.
     const sideways = await sharp(jpeg).rotate(90).withMetadata({ orientation: 8 }).jpeg().toBuffer();
-    const res = await client.extract({ images: [{ data: jpeg }, { data: sideways }] });
+    const res = await fx.client.extract({ images: [{ data: jpeg }, { data: sideways }] });
     const [upright, tagged] = res.results;
     assert.deepEqual([tagged.width, tagged.height], [upright.width, upright.height]);
     assert.equal(tagged.faces.length, EXPECTED_FACES);

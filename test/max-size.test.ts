@@ -3,11 +3,10 @@
  * original-image pixels: the same photo at 320, 640 and 0 (never resize) gives the same faces.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { FaceGrpcClient } from '../clients/node/grpc-client.js';
+import { describe, it } from 'node:test';
 import type { Face } from '../gen/facerest/v1/face_service_pb.js';
 import { BBT, readFace } from './helpers/data.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { serverWithClient } from './helpers/server.js';
 
 // Measured with the default pack: corners differ by at most 6.3% of the face width on bbt1.jpg
 // (1366x768) and 2.4% on bbt4.jpg between 320, 640 and 0 (the test prints it). Without
@@ -25,22 +24,13 @@ function nearest(face: Face, others: Face[]): Face {
 }
 
 describe('max_size', () => {
-  let server: TestServer;
-  let client: FaceGrpcClient;
-  before(async () => {
-    server = await startServer();
-    client = new FaceGrpcClient(server.address);
-  });
-  after(async () => {
-    client.close();
-    await server.stop();
-  });
+  const fx = serverWithClient();
 
   for (const file of [BBT[0], BBT[3]]) {
     it(`320, 640 and 0 agree on the faces of ${file.split('/').pop()} in original pixels`, async () => {
       const data = readFace(file);
       const [full, at640, at320] = await Promise.all([0, 640, 320].map(async (maxSize) =>
-        (await client.extract({ images: [{ data }], maxSize })).results[0]));
+        (await fx.client.extract({ images: [{ data }], maxSize })).results[0]));
       assert.equal(full.width, at320.width);
       assert.equal(full.height, at320.height);
       assert.ok(full.faces.length > 0);
@@ -64,7 +54,7 @@ describe('max_size', () => {
     const { default: sharp } = await import('sharp');
     const big = await sharp(readFace(BBT[0])).resize(1024, 768, { fit: 'fill' }).jpeg().toBuffer();
     const small = await sharp(readFace(BBT[0])).resize(400, 225, { fit: 'fill' }).jpeg().toBuffer();
-    const res = await client.extract({ images: [{ data: big }, { data: small }], maxSize: 640 });
+    const res = await fx.client.extract({ images: [{ data: big }, { data: small }], maxSize: 640 });
     // Reported sizes are the originals; faces stay inside them.
     assert.deepEqual([res.results[0].width, res.results[0].height], [1024, 768]);
     assert.deepEqual([res.results[1].width, res.results[1].height], [400, 225]);

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
+import { FaceGrpcClient } from '../../clients/node/grpc-client.js';
 import { PROJECT_ROOT } from '../../models/paths.js';
 
 export interface TestServer {
@@ -60,4 +62,21 @@ export async function startServer(env: Record<string, string> = {}, until: 'read
       return code as number | null;
     },
   };
+}
+
+/**
+ * Registers before/after hooks that start a server (with `env`) and a grpc-js client on it for
+ * the enclosing suite; read them from the returned object inside tests.
+ */
+export function serverWithClient(env: Record<string, string> = {}): { server: TestServer; client: FaceGrpcClient } {
+  const fixture = {} as { server: TestServer; client: FaceGrpcClient };
+  before(async () => {
+    fixture.server = await startServer(env);
+    fixture.client = new FaceGrpcClient(fixture.server.address);
+  });
+  after(async () => {
+    fixture.client?.close();
+    await fixture.server?.stop();
+  });
+  return fixture;
 }
