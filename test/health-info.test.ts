@@ -30,10 +30,11 @@ describe('health and info', () => {
     // Take the port as soon as it opens: the models take well over 100 ms to load and warm.
     server = await startServer({}, 'listening');
     early = (await fetch(`${server.baseUrl}/healthz`)).status;
-    await new Promise<void>((resolve) => {
-      const poll = async () => ((await fetch(`${server.baseUrl}/healthz`)).status === 200 ? resolve() : setTimeout(poll, 50));
-      void poll();
-    });
+    const deadline = Date.now() + 60_000;
+    while ((await fetch(`${server.baseUrl}/healthz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('the server did not become ready in 60 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
   after(async () => { await server.stop(); });
 

@@ -8,6 +8,7 @@ import { nonMaxSuppression } from '../nms.js';
 import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import { clipDetection } from './detector-input.js';
 
 const NORMALISATION = { mean: 127.5, std: 128, order: 'rgb' } as const;
 const DEFAULT_THRESHOLD = 0.5;
@@ -96,14 +97,8 @@ export class ScrfdDetector implements Detector {
         candidates.push(detection);
       }
     }
-    return nonMaxSuppression(candidates, NMS_IOU).map((d) => clip(d, image));
+    return nonMaxSuppression(candidates, NMS_IOU).map((d) => clipDetection(d, image));
   }
-}
-
-function clip(d: Detection, image: RgbImage): Detection {
-  const [x1, y1, x2, y2] = d.box;
-  d.box = [Math.max(0, x1), Math.max(0, y1), Math.min(image.width, x2), Math.min(image.height, y2)];
-  return d;
 }
 
 /**

@@ -66,11 +66,6 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Tasks waiting for a worker (not counting those being processed). */
-  get queued(): number {
-    return this.queue.length;
-  }
-
   /** Finds, aligns and embeds the faces of a decoded image, as the query asks. */
   run(image: RgbImage, query: FaceQuery): Promise<FoundFace[]> {
     if (this.closing) return Promise.reject(new Error('the worker pool is shutting down'));
