@@ -106,16 +106,19 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   }
 }
 
-/** Same sampling, but to packed 8-bit RGB (for aligned crops handed to recognizers). */
+/** Same sampling, written as packed 8-bit RGB (aligned crops, kept for face_data and embedding). */
 export function sampleToRgb(src: RgbImage, map: Affine, width: number, height: number): RgbImage {
-  const plane = width * height;
-  const tmp = new Float32Array(plane * 3);
-  sampleToTensor(src, map, { out: tmp, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1 });
-  const data = new Uint8Array(plane * 3);
-  for (let i = 0; i < plane; i++) {
-    data[i * 3] = Math.round(tmp[i]);
-    data[i * 3 + 1] = Math.round(tmp[plane + i]);
-    data[i * 3 + 2] = Math.round(tmp[2 * plane + i]);
+  const [a, b, c, d, e, f] = map;
+  const data = new Uint8Array(width * height * 3);
+  const acc = new Float64Array(3);
+  for (let v = 0, o = 0; v < height; v++) {
+    for (let u = 0; u < width; u++, o += 3) {
+      acc[0] = 0; acc[1] = 0; acc[2] = 0;
+      addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
+      data[o] = Math.round(acc[0]);
+      data[o + 1] = Math.round(acc[1]);
+      data[o + 2] = Math.round(acc[2]);
+    }
   }
   return { data, width, height };
 }

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Face } from '../gen/facerest/v1/face_service_pb.js';
+import sharp from 'sharp';
+import { decodeImage } from '../server/pipeline/decode.js';
 import { BBT, readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
@@ -50,15 +52,20 @@ describe('max_size', () => {
     });
   }
 
-  it('resizes 1024x768 at 640 to 640x480 (aspect kept, never enlarged)', async () => {
-    const { default: sharp } = await import('sharp');
+  it('resizes 1024x768 at 640 to 640x480 (aspect kept, never enlarged), reporting original sizes', async () => {
     const big = await sharp(readFace(BBT[0])).resize(1024, 768, { fit: 'fill' }).jpeg().toBuffer();
     const small = await sharp(readFace(BBT[0])).resize(400, 225, { fit: 'fill' }).jpeg().toBuffer();
+    // What the models see.
+    const decodedBig = await decodeImage(big, 640);
+    const decodedSmall = await decodeImage(small, 640);
+    assert.deepEqual([decodedBig.image.width, decodedBig.image.height], [640, 480]);
+    assert.deepEqual([decodedSmall.image.width, decodedSmall.image.height], [400, 225]);
+    // What the caller sees: original sizes, faces inside them.
     const res = await fx.client.extract({ images: [{ data: big }, { data: small }], maxSize: 640 });
-    // Reported sizes are the originals; faces stay inside them.
     assert.deepEqual([res.results[0].width, res.results[0].height], [1024, 768]);
     assert.deepEqual([res.results[1].width, res.results[1].height], [400, 225]);
     for (const r of res.results) {
+      assert.ok(r.faces.length > 0);
       for (const f of r.faces) assert.ok(f.box!.x2 <= r.width && f.box!.y2 <= r.height);
     }
   });

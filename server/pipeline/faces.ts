@@ -3,8 +3,7 @@
  * landmarks -> align -> embed -> L2-normalise. Coordinates are in pixels of the image it is
  * given (the main thread maps them back to the original).
  */
-import { resizeAffine } from '../../models/sampling.js';
-import { sampleToRgb } from '../../models/sampling.js';
+import { resizeAffine, sampleToRgb } from '../../models/sampling.js';
 import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
 } from '../../models/types.js';
