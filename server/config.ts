@@ -7,7 +7,9 @@ export interface Config {
   host: string;
   /** Inference worker threads (one ONNX Runtime session set each). */
   workers: number;
-  /** ONNX files overriding the default pack's models. */
+  /** The model pack (FACEREST_PACK); 'custom' = models by path only. */
+  pack: string;
+  /** ONNX files overriding the pack's models. */
   detectorPath?: string;
   recognizerPath?: string;
   landmarksPath?: string;
@@ -36,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer(env, 'PORT', 18080, 0, 65535),
     host: env.HOST || '0.0.0.0',
     workers: integer(env, 'FACEREST_WORKERS', availableParallelism(), 1, 256),
+    pack: env.FACEREST_PACK || 'default',
     detectorPath: path(env, 'FACEREST_DETECTOR'),
     recognizerPath: path(env, 'FACEREST_RECOGNIZER'),
     landmarksPath: path(env, 'FACEREST_LANDMARKS'),
