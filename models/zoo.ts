@@ -42,7 +42,7 @@ const ATTRIBUTES: Family<AttributeModel>[] = [
  * One intra-op thread and sequential execution: the worker pool runs one session per core,
  * which keeps every core busy with less contention than one session using all of them.
  */
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
   executionMode: 'sequential',

@@ -1,0 +1,177 @@
+/**
+ * `npm run bench [-- --seconds N] [--concurrency C] [--json FILE]`: end-to-end throughput of the
+ * real server (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at
+ * max_size 640, against (a) the raw-model limit (the same sessions and worker count fed ready
+ * tensors) and (b) a peer, @vladmandic/face-api on the WASM backend, on the same photos and
+ * cores. Run for the default pack and for SCRFD-500M + MobileFaceNet-128.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { FaceGrpcClient } from '../clients/node/grpc-client.js';
+import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
+import { DEFAULT_PACK, packModels } from '../models/packs.js';
+import { startServer, type TestServer } from '../test/helpers/server.js';
+import { benchPhotos, SHARED } from './photos.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    concurrency: { type: 'string', default: '8' },
+    json: { type: 'string' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const CONCURRENCY = Number(args.concurrency);
+const WORKERS = availableParallelism();
+const MAX_SIZE = 640;
+const photos = benchPhotos();
+
+interface Phase {
+  images_per_s: number;
+  faces_per_s: number;
+  p50_ms?: number;
+  p95_ms?: number;
+  p99_ms?: number;
+  server_cpu_cores?: number;
+  server_peak_rss_mb?: number;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+
+/** CPU seconds used so far by a process (utime + stime from /proc, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Runs `call` from CONCURRENCY loops for SECONDS; call resolves to the faces found. */
+async function drive(server: TestServer, call: (i: number) => Promise<number>): Promise<Phase> {
+  const pid = server.process.pid!;
+  const latencies: number[] = [];
+  let faces = 0;
+  let next = 0;
+  const cpu0 = cpuSeconds(pid);
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      const found = await call(next++ % photos.length);
+      faces += found;
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const wall = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    images_per_s: latencies.length / wall,
+    faces_per_s: faces / wall,
+    p50_ms: percentile(latencies, 0.5),
+    p95_ms: percentile(latencies, 0.95),
+    p99_ms: percentile(latencies, 0.99),
+    server_cpu_cores: (cpuSeconds(pid) - cpu0) / wall,
+    server_peak_rss_mb: peakRssMb(pid),
+  };
+}
+
+function workers(url: URL, count: number, data: (i: number) => unknown): Promise<Phase> {
+  const start = performance.now();
+  return Promise.all(Array.from({ length: count }, (_, i) => new Promise<{ images: number; faces: number }>((resolve, reject) => {
+    const w = new Worker(url, { workerData: data(i) });
+    w.once('message', (m) => { resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  }))).then((results) => {
+    // Each worker runs SECONDS after its own start-up; count over the measured time.
+    void start;
+    const images = results.reduce((s, r) => s + r.images, 0);
+    const faces = results.reduce((s, r) => s + r.faces, 0);
+    return { images_per_s: images / SECONDS, faces_per_s: faces / SECONDS };
+  });
+}
+
+function show(label: string, p: Phase) {
+  const lat = p.p50_ms === undefined ? '' : `  p50 ${p.p50_ms.toFixed(1)} p95 ${p.p95_ms!.toFixed(1)} p99 ${p.p99_ms!.toFixed(1)} ms`;
+  const srv = p.server_cpu_cores === undefined ? '' : `  server CPU ${p.server_cpu_cores.toFixed(2)} cores, peak RSS ${p.server_peak_rss_mb!.toFixed(0)} MB`;
+  console.log(`  ${label.padEnd(22)} ${p.images_per_s.toFixed(1).padStart(7)} images/s ${p.faces_per_s.toFixed(1).padStart(7)} faces/s${lat}${srv}`);
+}
+
+const configs: { name: string; key: string; env: Record<string, string> }[] = [
+  { name: 'default pack', key: 'default', env: {} },
+  {
+    name: 'SCRFD-500M + MobileFaceNet-128', key: 'scrfd500m_mfn128', env: {
+      FACEREST_DETECTOR: join(SHARED, 'models', 'scrfd', 'det_500m.onnx'),
+      FACEREST_RECOGNIZER: join(SHARED, 'models', 'recognition', 'mobilefacenet_128d.onnx'),
+    },
+  },
+];
+
+console.log(`facerest bench: ${photos.length} photos from ../shared/faces, max_size ${MAX_SIZE}, `
+  + `${WORKERS} workers, ${CONCURRENCY} concurrent clients, ${SECONDS} s per phase`);
+const report: Record<string, unknown> = { seconds: SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
+
+console.log('peer: @vladmandic/face-api (WASM backend), same photos, same worker count');
+const peer = await workers(new URL('./peer-worker.js', import.meta.url), WORKERS,
+  () => ({ photos: photos.map((p) => p.data), seconds: SECONDS, maxSize: MAX_SIZE }));
+show('peer', peer);
+report.peer = peer;
+report.peer_images_per_s = peer.images_per_s;
+
+for (const config of configs) {
+  console.log(`${config.name}:`);
+  const server = await startServer({ ...config.env, FACEREST_WORKERS: String(WORKERS) });
+  const client = new FaceGrpcClient(server.address);
+  try {
+    const info = await client.info();
+    const first = await client.extract({ images: photos.map((p) => ({ data: p.data })), maxSize: MAX_SIZE });
+    const faceCounts = first.results.map((r) => r.faces.length);
+    const grpc = await drive(server, async (i) =>
+      (await client.extract({ images: [{ data: photos[i].data }], maxSize: MAX_SIZE })).results[0].faces.length);
+    const bodies = photos.map((p) => JSON.stringify({ images: { data: [p.data.toString('base64')] }, max_size: MAX_SIZE }));
+    const rest = await drive(server, async (i) => {
+      const res = await fetch(`${server.baseUrl}/extract`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+      return ((await res.json()) as unknown[][])[0].length;
+    });
+    const path = (role: ModelRole) => {
+      const m = info.models.find((x) => x.role === role);
+      if (!m) return undefined;
+      if (m.pack !== 'custom') return packModels(DEFAULT_PACK, role === ModelRole.DETECTOR ? 'detector' : role === ModelRole.LANDMARKS ? 'landmarks' : 'recognizer')[0].path;
+      return role === ModelRole.DETECTOR ? config.env.FACEREST_DETECTOR : config.env.FACEREST_RECOGNIZER;
+    };
+    const raw = await workers(new URL('./raw-worker.js', import.meta.url), WORKERS, () => ({
+      detector: path(ModelRole.DETECTOR), landmarks: path(ModelRole.LANDMARKS), recognizer: path(ModelRole.RECOGNIZER),
+      faces: faceCounts, seconds: SECONDS,
+    }));
+    show('gRPC (grpc-js)', grpc);
+    show('POST /extract', rest);
+    show('raw models', raw);
+    const ratios = {
+      grpc_over_raw: grpc.images_per_s / raw.images_per_s,
+      rest_over_raw: rest.images_per_s / raw.images_per_s,
+      grpc_over_peer: grpc.images_per_s / peer.images_per_s,
+    };
+    console.log(`  facerest/raw ${ratios.grpc_over_raw.toFixed(2)} (gRPC), ${ratios.rest_over_raw.toFixed(2)} (REST); `
+      + `facerest/peer ${ratios.grpc_over_peer.toFixed(1)}x`);
+    report[config.key] = { grpc, rest, raw, ...ratios };
+    if (config.key === 'default') {
+      report.e2e_images_per_s = grpc.images_per_s;
+      report.raw_images_per_s = raw.images_per_s;
+    }
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
+if (args.json) {
+  writeFileSync(args.json, JSON.stringify(report, null, 2) + '\n');
+  console.log(`wrote ${args.json}`);
+}

@@ -1,0 +1,13 @@
+/** The benchmark's photo set: the real portraits and group shots of ../shared/faces. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PROJECT_ROOT } from '../models/paths.js';
+
+export const SHARED = resolve(PROJECT_ROOT, '..', 'shared');
+
+export function benchPhotos(): { name: string; data: Buffer }[] {
+  const dir = join(SHARED, 'faces', 'deepface');
+  const portraits = readdirSync(dir).filter((f) => /^img\d+\.jpg$/.test(f)).sort().map((f) => join(dir, f));
+  const groups = [1, 2, 3, 4, 5].map((i) => join(SHARED, 'faces', 'face-api.js', 'examples', 'images', `bbt${i}.jpg`));
+  return [...portraits, ...groups].map((p) => ({ name: p.slice(SHARED.length + 1), data: readFileSync(p) }));
+}
