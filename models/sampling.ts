@@ -26,7 +26,7 @@ export interface SampleTarget {
   /** One value for all channels, or per channel in R, G, B order. */
   mean: number | readonly number[];
   std: number | readonly number[];
-  /** Average over the source footprint when shrinking (detectors); off = plain bilinear. */
+  /** Axis-aligned maps: average over the source footprint when shrinking; off = plain bilinear. */
   antialias?: boolean;
 }
 
@@ -57,50 +57,126 @@ function addBilinear(src: RgbImage, x: number, y: number, w: number, acc: Float6
 
 /**
  * Writes normalised planar channels of `src` sampled through `map` into `target`. Pixels that
- * fall outside the source read as black (0), like a zero-padded letterbox. With `antialias`, when
- * the map shrinks by more than 2x, each tensor pixel averages an n x n grid of samples over its footprint:
- * plain bilinear would skip most source pixels and alias (a 1366-wide photo stretched to a
- * 320-wide detector input moved boxes by over 10% of the face width).
+ * fall outside the source read as black (0), like a zero-padded letterbox. Axis-aligned maps
+ * (resize, stretch, letterbox, crop) take the separable path, where `antialias` averages over
+ * each tensor pixel's footprint when shrinking: plain bilinear skips most source pixels and
+ * aliases (a 1366-wide photo stretched to a 320-wide detector input moved boxes by over 10% of
+ * the face width). Other maps (rotations) sample bilinearly.
  */
 export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget): void {
   const { out, offset, width: dw, height: dh, layout, mean, std } = target;
   const [a, b, c, d, e, f] = map;
+  if (b === 0 && d === 0) return resizeSeparable(src, map, target);
   const plane = dw * dh;
   const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
   const [mr, mg, mb] = perChannel(mean);
   const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
-  const gray = layout === 'gray';
   // Channel planes: index 0 receives R for 'rgb' and B for 'bgr'.
   const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
   const gPlane = offset + plane;
   const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
-  const shrink = Math.max(Math.hypot(a, d), Math.hypot(b, e));
-  // Up to 2x, bilinear with centred pixels already averages every source pixel.
-  const n = target.antialias && shrink > 2 ? Math.ceil(shrink) : 1;
-  const offsets = Array.from({ length: n }, (_, i) => (i + 0.5) / n - 0.5);
-  const weight = 1 / (n * n);
   const acc = new Float64Array(3);
   for (let v = 0; v < dh; v++) {
     for (let u = 0; u < dw; u++) {
       acc[0] = 0; acc[1] = 0; acc[2] = 0;
-      if (n === 1) {
-        addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
-      } else {
-        for (const ov of offsets) {
-          for (const ou of offsets) {
-            const uu = u + ou;
-            const vv = v + ov;
-            addBilinear(src, a * uu + b * vv + c, d * uu + e * vv + f, weight, acc);
-          }
-        }
-      }
+      addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
       const i = v * dw + u;
-      if (gray) {
+      if (layout === 'gray') {
         out[offset + i] = (0.299 * acc[0] + 0.587 * acc[1] + 0.114 * acc[2] - mr) * ir;
       } else {
         out[rPlane + i] = (acc[0] - mr) * ir;
         out[gPlane + i] = (acc[1] - mg) * ig;
         out[bPlane + i] = (acc[2] - mb) * ib;
+      }
+    }
+  }
+}
+
+/**
+ * Tent-filter weights along one axis: destination i reads source positions around a*i + c,
+ * within `radius` (1 = bilinear; the shrink factor = area-like averaging). Weights are
+ * normalised over the whole window, so positions outside the source count as black.
+ */
+function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: number) {
+  const span = Math.ceil(radius) * 2 + 1;
+  const first = new Int32Array(dst);
+  const count = new Int32Array(dst);
+  const weights = new Float32Array(dst * span);
+  for (let i = 0; i < dst; i++) {
+    const centre = a * i + c;
+    const lo = Math.ceil(centre - radius);
+    const hi = Math.floor(centre + radius);
+    let total = 0;
+    for (let j = lo; j <= hi; j++) total += Math.max(0, 1 - Math.abs(j - centre) / radius);
+    const from = Math.max(lo, 0);
+    const to = Math.min(hi, srcSize - 1);
+    first[i] = from;
+    count[i] = Math.max(0, to - from + 1);
+    for (let j = from; j <= to; j++) {
+      weights[i * span + (j - from)] = total > 0 ? Math.max(0, 1 - Math.abs(j - centre) / radius) / total : 0;
+    }
+  }
+  return { first, count, weights, span };
+}
+
+/**
+ * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
+ * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
+ */
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void {
+  const { out, offset, width: dw, height: dh, layout, mean, std } = target;
+  const [a, , c, , e, f] = map;
+  const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
+  const xs = axisTaps(dw, src.width, a, c, radius(a));
+  const ys = axisTaps(dh, src.height, e, f, radius(e));
+  // Horizontal pass over the source rows the vertical pass reads.
+  let rowLo = src.height;
+  let rowHi = -1;
+  for (let v = 0; v < dh; v++) {
+    if (ys.count[v] === 0) continue;
+    rowLo = Math.min(rowLo, ys.first[v]);
+    rowHi = Math.max(rowHi, ys.first[v] + ys.count[v] - 1);
+  }
+  const rows = Math.max(0, rowHi - rowLo + 1);
+  const tmp = new Float32Array(rows * dw * 3);
+  const { data } = src;
+  for (let r = 0; r < rows; r++) {
+    const srcRow = (rowLo + r) * src.width * 3;
+    for (let u = 0; u < dw; u++) {
+      let acc0 = 0, acc1 = 0, acc2 = 0;
+      const w0 = u * xs.span;
+      for (let k = 0; k < xs.count[u]; k++) {
+        const w = xs.weights[w0 + k];
+        const p = srcRow + (xs.first[u] + k) * 3;
+        acc0 += w * data[p]; acc1 += w * data[p + 1]; acc2 += w * data[p + 2];
+      }
+      const t = (r * dw + u) * 3;
+      tmp[t] = acc0; tmp[t + 1] = acc1; tmp[t + 2] = acc2;
+    }
+  }
+  const plane = dw * dh;
+  const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
+  const [mr, mg, mb] = perChannel(mean);
+  const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
+  const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
+  const gPlane = offset + plane;
+  const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
+  for (let v = 0; v < dh; v++) {
+    const w0 = v * ys.span;
+    for (let u = 0; u < dw; u++) {
+      let r = 0, g = 0, bl = 0;
+      for (let k = 0; k < ys.count[v]; k++) {
+        const w = ys.weights[w0 + k];
+        const t = ((ys.first[v] + k - rowLo) * dw + u) * 3;
+        r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
+      }
+      const i = v * dw + u;
+      if (layout === 'gray') {
+        out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * bl - mr) * ir;
+      } else {
+        out[rPlane + i] = (r - mr) * ir;
+        out[gPlane + i] = (g - mg) * ig;
+        out[bPlane + i] = (bl - mb) * ib;
       }
     }
   }
