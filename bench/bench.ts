@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { DEFAULT_PACK, packModels } from '../models/packs.js';
+import { selectModels } from '../models/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 import { benchPhotos, SHARED } from './photos.js';
 
@@ -83,15 +83,13 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
   };
 }
 
+/** Runs `count` workers of `url` for SECONDS each (timed inside, after their start-up). */
 function workers(url: URL, count: number, data: (i: number) => unknown): Promise<Phase> {
-  const start = performance.now();
   return Promise.all(Array.from({ length: count }, (_, i) => new Promise<{ images: number; faces: number }>((resolve, reject) => {
     const w = new Worker(url, { workerData: data(i) });
     w.once('message', (m) => { resolve(m); void w.terminate(); });
     w.once('error', reject);
   }))).then((results) => {
-    // Each worker runs SECONDS after its own start-up; count over the measured time.
-    void start;
     const images = results.reduce((s, r) => s + r.images, 0);
     const faces = results.reduce((s, r) => s + r.faces, 0);
     return { images_per_s: images / SECONDS, faces_per_s: faces / SECONDS };
@@ -140,15 +138,12 @@ for (const config of configs) {
       const res = await fetch(`${server.baseUrl}/extract`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
       return ((await res.json()) as unknown[][])[0].length;
     });
-    const path = (role: ModelRole) => {
-      const m = info.models.find((x) => x.role === role);
-      if (!m) return undefined;
-      if (m.pack !== 'custom') return packModels(DEFAULT_PACK, role === ModelRole.DETECTOR ? 'detector' : role === ModelRole.LANDMARKS ? 'landmarks' : 'recognizer')[0].path;
-      return role === ModelRole.DETECTOR ? config.env.FACEREST_DETECTOR : config.env.FACEREST_RECOGNIZER;
-    };
+    // The files the server chose, by the same rules; the landmark model only if it loaded one.
+    const files = selectModels({ detectorPath: config.env.FACEREST_DETECTOR, recognizerPath: config.env.FACEREST_RECOGNIZER });
+    const usesLandmarks = info.models.some((m) => m.role === ModelRole.LANDMARKS);
     const raw = await workers(new URL('./raw-worker.js', import.meta.url), WORKERS, () => ({
-      detector: path(ModelRole.DETECTOR), landmarks: path(ModelRole.LANDMARKS), recognizer: path(ModelRole.RECOGNIZER),
-      faces: faceCounts, seconds: SECONDS,
+      detector: files.detector.path, landmarks: usesLandmarks ? files.landmarks?.path : undefined,
+      recognizer: files.recognizer.path, faces: faceCounts, seconds: SECONDS,
     }));
     show('gRPC (grpc-js)', grpc);
     show('POST /extract', rest);
