@@ -64,32 +64,36 @@ function addBilinear(src: RgbImage, x: number, y: number, w: number, acc: Float6
  * the face width). Other maps (rotations) sample bilinearly.
  */
 export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget): void {
-  const { out, offset, width: dw, height: dh, layout, mean, std } = target;
   const [a, b, c, d, e, f] = map;
   if (b === 0 && d === 0) return resizeSeparable(src, map, target);
-  const plane = dw * dh;
+  const write = pixelWriter(target);
+  const acc = new Float64Array(3);
+  for (let v = 0; v < target.height; v++) {
+    for (let u = 0; u < target.width; u++) {
+      acc[0] = 0; acc[1] = 0; acc[2] = 0;
+      addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
+      write(v * target.width + u, acc[0], acc[1], acc[2]);
+    }
+  }
+}
+
+/** Writes pixel i of the plane, normalised, into the target's channel planes. */
+function pixelWriter(target: SampleTarget): (i: number, r: number, g: number, b: number) => void {
+  const { out, offset, width, height, layout, mean, std } = target;
+  const plane = width * height;
   const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
   const [mr, mg, mb] = perChannel(mean);
   const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
+  if (layout === 'gray') return (i, r, g, b) => { out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * b - mr) * ir; };
   // Channel planes: index 0 receives R for 'rgb' and B for 'bgr'.
   const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
   const gPlane = offset + plane;
   const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
-  const acc = new Float64Array(3);
-  for (let v = 0; v < dh; v++) {
-    for (let u = 0; u < dw; u++) {
-      acc[0] = 0; acc[1] = 0; acc[2] = 0;
-      addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
-      const i = v * dw + u;
-      if (layout === 'gray') {
-        out[offset + i] = (0.299 * acc[0] + 0.587 * acc[1] + 0.114 * acc[2] - mr) * ir;
-      } else {
-        out[rPlane + i] = (acc[0] - mr) * ir;
-        out[gPlane + i] = (acc[1] - mg) * ig;
-        out[bPlane + i] = (acc[2] - mb) * ib;
-      }
-    }
-  }
+  return (i, r, g, b) => {
+    out[rPlane + i] = (r - mr) * ir;
+    out[gPlane + i] = (g - mg) * ig;
+    out[bPlane + i] = (b - mb) * ib;
+  };
 }
 
 /**
@@ -97,7 +101,25 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
  * within `radius` (1 = bilinear; the shrink factor = area-like averaging). Weights are
  * normalised over the whole window, so positions outside the source count as black.
  */
-function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: number) {
+type Taps = { first: Int32Array; count: Int32Array; weights: Float32Array; span: number };
+
+// Inference workers resize to the same few geometries again and again: keep the last taps and
+// one scratch buffer per thread instead of reallocating them for every image.
+const recentTaps = new Map<string, Taps>();
+let scratch = new Float32Array(0);
+
+function cachedTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
+  const key = `${dst},${srcSize},${a},${c},${radius}`;
+  let taps = recentTaps.get(key);
+  if (!taps) {
+    taps = axisTaps(dst, srcSize, a, c, radius);
+    if (recentTaps.size >= 16) recentTaps.delete(recentTaps.keys().next().value!);
+    recentTaps.set(key, taps);
+  }
+  return taps;
+}
+
+function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
   const span = Math.ceil(radius) * 2 + 1;
   const first = new Int32Array(dst);
   const count = new Int32Array(dst);
@@ -124,11 +146,11 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
 function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void {
-  const { out, offset, width: dw, height: dh, layout, mean, std } = target;
+  const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
-  const xs = axisTaps(dw, src.width, a, c, radius(a));
-  const ys = axisTaps(dh, src.height, e, f, radius(e));
+  const xs = cachedTaps(dw, src.width, a, c, radius(a));
+  const ys = cachedTaps(dh, src.height, e, f, radius(e));
   // Horizontal pass over the source rows the vertical pass reads.
   let rowLo = src.height;
   let rowHi = -1;
@@ -138,7 +160,8 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
     rowHi = Math.max(rowHi, ys.first[v] + ys.count[v] - 1);
   }
   const rows = Math.max(0, rowHi - rowLo + 1);
-  const tmp = new Float32Array(rows * dw * 3);
+  if (scratch.length < rows * dw * 3) scratch = new Float32Array(rows * dw * 3);
+  const tmp = scratch;
   const { data } = src;
   for (let r = 0; r < rows; r++) {
     const srcRow = (rowLo + r) * src.width * 3;
@@ -154,13 +177,7 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
       tmp[t] = acc0; tmp[t + 1] = acc1; tmp[t + 2] = acc2;
     }
   }
-  const plane = dw * dh;
-  const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
-  const [mr, mg, mb] = perChannel(mean);
-  const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
-  const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
-  const gPlane = offset + plane;
-  const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
+  const write = pixelWriter(target);
   for (let v = 0; v < dh; v++) {
     const w0 = v * ys.span;
     for (let u = 0; u < dw; u++) {
@@ -170,14 +187,7 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
         const t = ((ys.first[v] + k - rowLo) * dw + u) * 3;
         r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
       }
-      const i = v * dw + u;
-      if (layout === 'gray') {
-        out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * bl - mr) * ir;
-      } else {
-        out[rPlane + i] = (r - mr) * ir;
-        out[gPlane + i] = (g - mg) * ig;
-        out[bPlane + i] = (bl - mb) * ib;
-      }
+      write(v * dw + u, r, g, bl);
     }
   }
 }

@@ -17,6 +17,9 @@ export interface DecodedImage {
   height: number;
 }
 
+// Each request brings new images: libvips' operation cache would only hold memory.
+sharp.cache(false);
+
 // sharp's own limit (about 268 megapixels) guards against decompression bombs.
 const LIMIT_INPUT_PIXELS = 268_402_689;
 
