@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { Worker } from 'node:worker_threads';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
@@ -22,13 +23,22 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     concurrency: { type: 'string', default: '8' },
     json: { type: 'string' },
+    // 'original': the shared files as they are (up to 2048 px); '640': re-encoded once, before
+    // the run, as JPEGs of at most 640 px (clients that send images already at max_size).
+    photos: { type: 'string', default: 'original' },
   },
 });
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const WORKERS = availableParallelism();
 const MAX_SIZE = 640;
-const photos = benchPhotos();
+if (args.photos !== 'original' && args.photos !== '640') throw new Error('--photos must be original or 640');
+const photos = args.photos === '640'
+  ? await Promise.all(benchPhotos().map(async (p) => ({
+    name: p.name,
+    data: await sharp(p.data).rotate().resize(MAX_SIZE, MAX_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer(),
+  })))
+  : benchPhotos();
 
 interface Phase {
   images_per_s: number;
@@ -112,9 +122,9 @@ const configs: { name: string; key: string; env: Record<string, string> }[] = [
   },
 ];
 
-console.log(`facerest bench: ${photos.length} photos from ../shared/faces, max_size ${MAX_SIZE}, `
+console.log(`facerest bench: ${photos.length} photos from ../shared/faces (${args.photos}), max_size ${MAX_SIZE}, `
   + `${WORKERS} workers, ${CONCURRENCY} concurrent clients, ${SECONDS} s per phase`);
-const report: Record<string, unknown> = { seconds: SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
+const report: Record<string, unknown> = { photo_set: args.photos, seconds: SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
 
 console.log('peer: @vladmandic/face-api (WASM backend), same photos, same worker count');
 const peer = await workers(new URL('./peer-worker.js', import.meta.url), WORKERS,

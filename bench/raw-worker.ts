@@ -1,12 +1,12 @@
 /**
- * The raw-model limit: the same ONNX sessions (same options, one thread) fed ready tensors, no
+ * The raw-model limit: the same ONNX sessions (same options and graph rewrites, one thread) fed ready tensors, no
  * decoding, no preprocessing, no transport. Per photo: one detector run, then per face one
  * landmark run (when the detector gives no keypoints) and one recognizer run, with the face
  * counts the real pipeline found on that photo.
  */
 import ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SESSION_OPTIONS } from '../models/zoo.js';
+import { openModel } from '../models/zoo.js';
 
 interface RawJob {
   detector: string;
@@ -20,7 +20,7 @@ interface RawJob {
 const job = workerData as RawJob;
 
 async function session(path: string) {
-  const s = await ort.InferenceSession.create(path, SESSION_OPTIONS);
+  const { session: s } = await openModel(path);
   const meta = s.inputMetadata[0] as ort.InferenceSession.ValueMetadata & { shape: (number | string)[] };
   // Dynamic sizes as the families use them: batch 1, detectors at 640x640.
   const shape = meta.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 640));

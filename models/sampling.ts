@@ -130,12 +130,15 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
     const hi = Math.floor(centre + radius);
     let total = 0;
     for (let j = lo; j <= hi; j++) total += Math.max(0, 1 - Math.abs(j - centre) / radius);
-    const from = Math.max(lo, 0);
-    const to = Math.min(hi, srcSize - 1);
+    // Only the taps with weight inside the source (an exact pixel centre needs one, not three).
+    let from = Math.max(lo, 0);
+    let to = Math.min(hi, srcSize - 1);
+    while (from <= to && Math.abs(from - centre) >= radius) from++;
+    while (to >= from && Math.abs(to - centre) >= radius) to--;
     first[i] = from;
     count[i] = Math.max(0, to - from + 1);
     for (let j = from; j <= to; j++) {
-      weights[i * span + (j - from)] = total > 0 ? Math.max(0, 1 - Math.abs(j - centre) / radius) / total : 0;
+      weights[i * span + (j - from)] = total > 0 ? (1 - Math.abs(j - centre) / radius) / total : 0;
     }
   }
   return { first, count, weights, span };

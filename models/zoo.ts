@@ -11,6 +11,7 @@ import { isUltraFace, UltraFaceDetector } from './families/ultraface.js';
 import { isYuNet, YuNetDetector } from './families/yunet.js';
 import { isRetinaFace, RetinaFaceDetector } from './families/retinaface.js';
 import { formatSignature, signatureOf, type Signature } from './signature.js';
+import { rewritePrelu } from './graph-rewrite.js';
 import type { AttributeModel, Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 import { GenderAge, isGenderAge } from './families/genderage.js';
 
@@ -42,7 +43,7 @@ const ATTRIBUTES: Family<AttributeModel>[] = [
  * One intra-op thread and sequential execution: the worker pool runs one session per core,
  * which keeps every core busy with less contention than one session using all of them.
  */
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
   executionMode: 'sequential',
@@ -50,12 +51,18 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   logSeverityLevel: 3,
 };
 
+/** Reads a model file and opens it with the service's session options and graph rewrites. */
+export async function openModel(path: string): Promise<{ session: ort.InferenceSession; model: Uint8Array }> {
+  const model = await readFile(path);
+  const rewritten = rewritePrelu(model);
+  return { session: await ort.InferenceSession.create(rewritten?.model ?? model, SESSION_OPTIONS), model };
+}
+
 async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Promise<T> {
   let session: ort.InferenceSession;
   let model: Uint8Array;
   try {
-    model = await readFile(file.path);
-    session = await ort.InferenceSession.create(model, SESSION_OPTIONS);
+    ({ session, model } = await openModel(file.path));
   } catch (err) {
     throw new Error(`cannot load ${role} model ${file.path}: ${(err as Error).message}`);
   }

@@ -1,0 +1,88 @@
+/**
+ * The load-time PRelu rewrite gives PRelu's exact values: on the default pack's recognizer
+ * (real weights, real faces) and on tiny models with slopes inside and outside [0, 1].
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { rewritePrelu } from '../models/graph-rewrite.js';
+import { firstNodes } from '../models/onnx-graph.js';
+import { DEFAULT_PACK, packModels } from '../models/packs.js';
+import { buildOnnx } from './helpers/onnx-builder.js';
+import { readShared } from './helpers/data.js';
+
+const OPTIONS = { logSeverityLevel: 3 as const };
+const ops = (m: Uint8Array) => firstNodes(m, 100_000).map((n) => n.opType);
+
+async function outputs(model: Uint8Array, input: Float32Array, shape: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(model, OPTIONS);
+  const out = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', input, shape) });
+  return out[s.outputNames[0]].data as Float32Array;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+describe('PRelu rewrite', () => {
+  it("keeps the default pack recognizer's embeddings (within 1e-5) with no PRelu left", async () => {
+    const original = await readFile(packModels(DEFAULT_PACK, 'recognizer')[0].path);
+    const result = rewritePrelu(original)!;
+    assert.equal(ops(original).filter((o) => o === 'PRelu').length, 33);
+    assert.equal(result.rewritten, 33);
+    assert.equal(ops(result.model).filter((o) => o === 'PRelu').length, 0);
+    // A real aligned face (TH.png) and a real photo crop, normalised as the pack says.
+    const faces = [
+      readShared('faces', 'detection', 'insightface-rest', 'TH.png'),
+      await sharp(readShared('faces', 'face-api.js', 'examples', 'images', 'bbt1.jpg')).resize(112, 112).png().toBuffer(),
+    ];
+    for (const face of faces) {
+      const { data } = await sharp(face).resize(112, 112).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const input = new Float32Array(3 * 112 * 112);
+      for (let i = 0; i < 112 * 112; i++) for (let c = 0; c < 3; c++) input[c * 112 * 112 + i] = (data[3 * i + c] - 127) / 128;
+      const d = maxDiff(await outputs(original, input, [1, 3, 112, 112]), await outputs(result.model, input, [1, 3, 112, 112]));
+      assert.ok(d <= 1e-5, `embeddings differ by ${d}`);
+    }
+  });
+
+  const prelu = (slopes: number[]) => buildOnnx({
+    opset: 13,
+    input: { name: 'x', shape: [1, 3, 4, 4] },
+    output: { name: 'y', shape: [1, 3, 4, 4] },
+    constants: { slope: { dims: [3, 1, 1], values: slopes } },
+    nodes: [{ op: 'PRelu', inputs: ['x', 'slope'], outputs: ['y'] }],
+  });
+  const input = Float32Array.from({ length: 48 }, (_, i) => (i % 7) - 3.5);
+
+  for (const [label, slopes, op] of [
+    ['slopes in [0, 1] become Max', [0, 0.25, 1], 'Max'],
+    ['other slopes become Where', [-0.5, 0.3, 1.7], 'Where'],
+  ] as const) {
+    it(label, async () => {
+      const model = prelu([...slopes]);
+      const result = rewritePrelu(model)!;
+      assert.ok(ops(result.model).includes(op));
+      assert.ok(!ops(result.model).includes('PRelu'));
+      const expected = Float32Array.from(input, (v, i) => (v >= 0 ? v : Math.fround(v * Math.fround(slopes[Math.floor(i / 16)]))));
+      assert.equal(maxDiff(await outputs(model, input, [1, 3, 4, 4]), expected), 0);
+      assert.equal(maxDiff(await outputs(result.model, input, [1, 3, 4, 4]), expected), 0);
+    });
+  }
+
+  it('leaves a PRelu whose slope is not an initializer, and models without PRelu', () => {
+    const dynamicSlope = buildOnnx({
+      input: { name: 'x', shape: [1, 3, 4, 4] }, output: { name: 'y', shape: [1, 3, 4, 4] },
+      nodes: [{ op: 'PRelu', inputs: ['x', 'x'], outputs: ['y'] }],
+    });
+    assert.equal(rewritePrelu(dynamicSlope), undefined);
+    const relu = buildOnnx({
+      input: { name: 'x', shape: [1, 3] }, output: { name: 'y', shape: [1, 3] },
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    });
+    assert.equal(rewritePrelu(relu), undefined);
+  });
+});
