@@ -65,6 +65,7 @@ function addBilinear(src: RgbImage, x: number, y: number, w: number, acc: Float6
  */
 export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget): void {
   const [a, b, c, d, e, f] = map;
+  if (a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0) return copyPadded(src, target);
   if (b === 0 && d === 0) return resizeSeparable(src, map, target);
   const write = pixelWriter(target);
   const acc = new Float64Array(3);
@@ -73,6 +74,22 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
       acc[0] = 0; acc[1] = 0; acc[2] = 0;
       addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
       write(v * target.width + u, acc[0], acc[1], acc[2]);
+    }
+  }
+}
+
+/** The identity map: pixels copied (and normalised) as they are, black beyond the source. */
+function copyPadded(src: RgbImage, target: SampleTarget): void {
+  const write = pixelWriter(target);
+  const { data } = src;
+  for (let v = 0; v < target.height; v++) {
+    for (let u = 0; u < target.width; u++) {
+      if (u < src.width && v < src.height) {
+        const p = (v * src.width + u) * 3;
+        write(v * target.width + u, data[p], data[p + 1], data[p + 2]);
+      } else {
+        write(v * target.width + u, 0, 0, 0);
+      }
     }
   }
 }
