@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { rewritePrelu } from '../models/graph-rewrite.js';
 import { firstNodes } from '../models/onnx-graph.js';
 import { DEFAULT_PACK, packModels } from '../models/packs.js';
-import { buildOnnx } from './helpers/onnx-builder.js';
+import { buildOnnx } from '../models/onnx-builder.js';
 import { readShared } from './helpers/data.js';
 
 const OPTIONS = { logSeverityLevel: 3 as const };

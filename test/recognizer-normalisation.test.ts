@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ArcFaceRecognizer } from '../models/families/arcface.js';
 import { loadRecognizer } from '../models/zoo.js';
-import { buildOnnx } from './helpers/onnx-builder.js';
+import { buildOnnx } from '../models/onnx-builder.js';
 import { sharedPath } from './helpers/data.js';
 
 const SHAPE_IN = ['N', 3, 112, 112];

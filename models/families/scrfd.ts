@@ -5,12 +5,12 @@
  */
 import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
-import { resizeAffine, sampleToTensor } from '../sampling.js';
+import { ImageToTensor } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 import { clipDetection } from './detector-input.js';
 
-const NORMALISATION = { mean: 127.5, std: 128, order: 'rgb' } as const;
+const NORMALISATION = { mean: 127.5, std: 128 } as const;
 const DEFAULT_THRESHOLD = 0.5;
 const NMS_IOU = 0.4;
 // Dynamic-size exports are run at InsightFace's default detection size.
@@ -39,14 +39,13 @@ export class ScrfdDetector implements Detector {
   readonly givesKeypoints: boolean;
   private readonly width: number;
   private readonly height: number;
-  private readonly input: Float32Array;
+  private toTensor?: ImageToTensor;
   private readonly levels: Level[];
 
   constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
     const [, , h, w] = sig.inputs[0].shape;
     this.width = typeof w === 'number' ? w : DEFAULT_INPUT;
     this.height = typeof h === 'number' ? h : DEFAULT_INPUT;
-    this.input = new Float32Array(3 * this.width * this.height);
     this.levels = levelsFor(sig);
     this.givesKeypoints = this.levels.every((l) => l.kps !== undefined);
     this.description = describe('detector', 'scrfd', file, this.width, this.height);
@@ -56,13 +55,10 @@ export class ScrfdDetector implements Detector {
     const { width: W, height: H } = this;
     // Letterbox: keep the aspect ratio, pad right and bottom with black.
     const scale = Math.min(W / image.width, H / image.height);
-    sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
-      out: this.input, offset: 0, width: W, height: H, layout: NORMALISATION.order,
-      mean: NORMALISATION.mean, std: NORMALISATION.std, antialias: true,
-    });
-    const out = await this.session.run({
-      [this.session.inputNames[0]]: new ort.Tensor('float32', this.input, [1, 3, H, W]),
-    });
+    this.toTensor ??= await ImageToTensor.create(NORMALISATION.mean, NORMALISATION.std);
+    const input = await this.toTensor.run(image,
+      Math.min(W, Math.round(image.width * scale)), Math.min(H, Math.round(image.height * scale)), W, H);
+    const out = await this.session.run({ [this.session.inputNames[0]]: input });
     const candidates: Detection[] = [];
     for (const level of this.levels) {
       const scores = out[level.score].data as Float32Array;

@@ -5,11 +5,11 @@
  */
 import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
-import { resizeAffine, sampleToTensor } from '../sampling.js';
+import { ImageToTensor } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 
-const NORMALISATION = { mean: 127, std: 128, order: 'rgb' } as const;
+const NORMALISATION = { mean: 127, std: 128 } as const;
 // Measured on ../shared/faces (bbt1-5, faces.jpg, white.png, api_sample.jpg): see README.
 const DEFAULT_THRESHOLD = 0.7;
 const NMS_IOU = 0.4;
@@ -27,7 +27,7 @@ export class UltraFaceDetector implements Detector {
   readonly givesKeypoints = false;
   private readonly width: number;
   private readonly height: number;
-  private readonly input: Float32Array;
+  private toTensor?: ImageToTensor;
   private readonly scoresName: string;
   private readonly boxesName: string;
 
@@ -35,7 +35,6 @@ export class UltraFaceDetector implements Detector {
     const [, , h, w] = sig.inputs[0].shape as number[];
     this.width = w;
     this.height = h;
-    this.input = new Float32Array(3 * w * h);
     const byLastDim = (n: number) => sig.outputs.find((o) => o.shape[o.shape.length - 1] === n)!.name;
     this.scoresName = byLastDim(2);
     this.boxesName = byLastDim(4);
@@ -45,11 +44,8 @@ export class UltraFaceDetector implements Detector {
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
     const { width: W, height: H } = this;
     // The model was trained on images stretched to its input size, aspect ratio ignored.
-    sampleToTensor(image, resizeAffine(image.width / W, image.height / H), {
-      out: this.input, offset: 0, width: W, height: H, layout: NORMALISATION.order,
-      mean: NORMALISATION.mean, std: NORMALISATION.std, antialias: true,
-    });
-    const feeds = { [this.session.inputNames[0]]: new ort.Tensor('float32', this.input, [1, 3, H, W]) };
+    this.toTensor ??= await ImageToTensor.create(NORMALISATION.mean, NORMALISATION.std);
+    const feeds = { [this.session.inputNames[0]]: await this.toTensor.run(image, W, H, W, H) };
     const out = await this.session.run(feeds);
     const scores = out[this.scoresName].data as Float32Array;
     const boxes = out[this.boxesName].data as Float32Array;
