@@ -11,7 +11,7 @@ import { BBT, readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
 // Measured with the default pack: corners differ by at most 5.7% of the face width on bbt1.jpg
-// (1366x768) and 2.9% on bbt4.jpg between 320, 640 and 0 (the test prints it). Without
+// (1366x768) and 2.6% on bbt4.jpg between 320, 640 and 0 (the test prints it). Without
 // antialiased detector input bbt1 reached 11.4%.
 const TOLERANCE = 0.1;
 
