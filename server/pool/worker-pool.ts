@@ -124,7 +124,7 @@ export class WorkerPool {
       const buf = task.image.data.buffer as ArrayBuffer;
       // Transfer the pixels when the view owns its whole buffer. sharp's output is external
       // memory that V8 will not detach, so for decoded images postMessage copies instead
-      // (checked: one memcpy, about 0.1 ms for 640x480).
+      // (checked: the view keeps its length after postMessage, so the pixels were copied).
       const transferable = task.image.data.byteOffset === 0 && task.image.data.byteLength === buf.byteLength;
       best.worker.postMessage(msg, transferable ? [buf] : []);
     }
