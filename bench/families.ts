@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../models/paths.js';
 import { DEFAULT_PACK, packModels } from '../models/packs.js';
 import type { Detector, Landmarker, ModelFile, Recognizer, RgbImage } from '../models/types.js';
 import { loadDetector, loadLandmarker, loadRecognizer } from '../models/zoo.js';
+import { IDENTITY } from '../models/sampling.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { findFaces, FULL_QUERY } from '../server/pipeline/faces.js';
 
@@ -102,7 +103,7 @@ for (const [label, f] of [
   ['MobileFaceNet-128 (Paddle)', file('recognition', 'mobilefacenet_128d_paddle.onnx')],
 ] as [string, ModelFile][]) {
   const r = await loadRecognizer(f);
-  const ms = await meanMs(50, () => r.embed([crop]));
+  const ms = await meanMs(50, () => r.embed([{ image: crop, map: IDENTITY }]));
   recBaseline ||= ms;
   const a = await verificationAuc(scrfd, r, undefined, pairs);
   console.log(`| ${label} | ${r.description.embeddingSize} | ${a.toFixed(4)} | ${ms.toFixed(2)} | ${(ms / recBaseline).toFixed(2)} |`);

@@ -5,8 +5,12 @@
  */
 import type { Normalisation, RgbImage } from './types.js';
 
-/** Maps a destination pixel (u, v) to source coordinates: x = a*u + b*v + c, y = d*u + e*v + f. */
-export type Affine = [a: number, b: number, c: number, d: number, e: number, f: number];
+import type { Affine } from './types.js';
+
+export type { Affine };
+
+/** Crop pixel (u, v) is image pixel (u, v). */
+export const IDENTITY: Affine = [1, 0, 0, 0, 1, 0];
 
 /** Scale-only map for resizing with pixel centres aligned (as OpenCV's INTER_LINEAR resize). */
 export function resizeAffine(scaleX: number, scaleY: number, offsetX = 0, offsetY = 0): Affine {

@@ -7,6 +7,15 @@ export interface RgbImage {
   height: number;
 }
 
+/** Maps a destination pixel (u, v) to source coordinates: x = a*u + b*v + c, y = d*u + e*v + f. */
+export type Affine = [a: number, b: number, c: number, d: number, e: number, f: number];
+
+/** A face as the recognizer reads it: 112x112 pixels taken from `image` through `map`. */
+export interface FaceView {
+  image: RgbImage;
+  map: Affine;
+}
+
 /** [x1, y1, x2, y2] in pixels of the image the model was given. */
 export type BoxArray = [number, number, number, number];
 
@@ -74,6 +83,6 @@ export interface Landmarker {
 
 export interface Recognizer {
   readonly description: ModelDescription;
-  /** One embedding (not normalised) per aligned 112x112 RGB crop. */
-  embed(crops: RgbImage[]): Promise<Float32Array[]>;
+  /** One embedding (not normalised) per face, sampled straight into the input tensor. */
+  embed(faces: FaceView[]): Promise<Float32Array[]>;
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ArcFaceRecognizer } from '../models/families/arcface.js';
 import { loadRecognizer } from '../models/zoo.js';
+import { IDENTITY } from '../models/sampling.js';
 import { buildOnnx } from '../models/onnx-builder.js';
 import { sharedPath } from './helpers/data.js';
 
@@ -25,7 +26,7 @@ describe('recognizer normalisation', () => {
     await writeFile(path, bytes);
     return loadRecognizer({ path, pack: 'custom' }) as Promise<ArcFaceRecognizer>;
   }
-  const grey = (v: number) => ({ data: new Uint8Array(112 * 112 * 3).fill(v), width: 112, height: 112 });
+  const grey = (v: number) => ({ image: { data: new Uint8Array(112 * 112 * 3).fill(v), width: 112, height: 112 }, map: IDENTITY });
 
   it('feeds raw pixels to a graph that subtracts and scales its input itself', async () => {
     const rec = await model('mxnet-style.onnx', buildOnnx({

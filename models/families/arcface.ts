@@ -5,7 +5,7 @@
 import ort from 'onnxruntime-node';
 import { normalisesInput } from '../onnx-graph.js';
 import { sampleToTensor } from '../sampling.js';
-import type { ModelDescription, ModelFile, Normalisation, Recognizer, RgbImage } from '../types.js';
+import type { FaceView, ModelDescription, ModelFile, Normalisation, Recognizer } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 
 /** InsightFace's ONNX ArcFace convention; a pack manifest may say otherwise per model. */
@@ -13,7 +13,6 @@ const DEFAULT_NORMALISATION: Normalisation = { mean: 127.5, std: 127.5, order: '
 /** For graphs that normalise their input themselves (MXNet conversions): raw 0..255 RGB. */
 const RAW_PIXELS: Normalisation = { mean: 0, std: 1, order: 'rgb' };
 const SIZE = 112;
-const IDENTITY: [number, number, number, number, number, number] = [1, 0, 0, 0, 1, 0];
 
 export function isArcFace(sig: Signature): boolean {
   if (sig.inputs.length !== 1 || sig.outputs.length < 1) return false;
@@ -37,27 +36,27 @@ export class ArcFaceRecognizer implements Recognizer {
     this.description = describe('recognizer', 'arcface', file, SIZE, SIZE, this.dims);
   }
 
-  async embed(crops: RgbImage[]): Promise<Float32Array[]> {
-    if (crops.length === 0) return [];
+  async embed(faces: FaceView[]): Promise<Float32Array[]> {
+    if (faces.length === 0) return [];
     if (!this.batched) {
       const result: Float32Array[] = [];
-      for (const crop of crops) result.push(...(await this.run([crop])));
+      for (const face of faces) result.push(...(await this.run([face])));
       return result;
     }
-    return this.run(crops);
+    return this.run(faces);
   }
 
-  private async run(crops: RgbImage[]): Promise<Float32Array[]> {
+  private async run(faces: FaceView[]): Promise<Float32Array[]> {
     const plane = SIZE * SIZE * 3;
-    const input = new Float32Array(plane * crops.length);
-    crops.forEach((crop, i) => sampleToTensor(crop, IDENTITY, {
+    const input = new Float32Array(plane * faces.length);
+    faces.forEach((face, i) => sampleToTensor(face.image, face.map, {
       out: input, offset: i * plane, width: SIZE, height: SIZE, layout: this.normalisation.order,
       mean: this.normalisation.mean, std: this.normalisation.std,
     }));
     const out = await this.session.run({
-      [this.session.inputNames[0]]: new ort.Tensor('float32', input, [crops.length, 3, SIZE, SIZE]),
+      [this.session.inputNames[0]]: new ort.Tensor('float32', input, [faces.length, 3, SIZE, SIZE]),
     });
     const data = out[this.session.outputNames[0]].data as Float32Array;
-    return crops.map((_, i) => data.slice(i * this.dims, (i + 1) * this.dims));
+    return faces.map((_, i) => data.slice(i * this.dims, (i + 1) * this.dims));
   }
 }

@@ -45,8 +45,12 @@ export function inverseAffine([a, b, tx, ty]: Similarity): Affine {
   return [k * a, k * b, -k * (a * tx + b * ty), -k * b, k * a, -k * (-b * tx + a * ty)];
 }
 
+/** The map from aligned 112x112 face pixels to image pixels for five landmarks. */
+export function alignmentMap(fivePoints: ArrayLike<number>): Affine {
+  return inverseAffine(fitSimilarity(fivePoints, ARCFACE_TEMPLATE));
+}
+
 /** The aligned 112x112 RGB face for five landmarks of `image`. */
 export function alignFace(image: RgbImage, fivePoints: ArrayLike<number>): RgbImage {
-  const m = inverseAffine(fitSimilarity(fivePoints, ARCFACE_TEMPLATE));
-  return sampleToRgb(image, m, ALIGNED_SIZE, ALIGNED_SIZE);
+  return sampleToRgb(image, alignmentMap(fivePoints), ALIGNED_SIZE, ALIGNED_SIZE);
 }

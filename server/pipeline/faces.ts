@@ -3,11 +3,11 @@
  * landmarks -> align -> embed -> L2-normalise. Coordinates are in pixels of the image it is
  * given (the main thread maps them back to the original).
  */
-import { resizeAffine, sampleToRgb } from '../../models/sampling.js';
+import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/sampling.js';
 import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
 } from '../../models/types.js';
-import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignFace } from './align.js';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap } from './align.js';
 
 export interface FaceModels {
   detector: Detector;
@@ -78,15 +78,17 @@ function select(detections: Detection[], q: FaceQuery): Detection[] {
 
 async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery): Promise<FoundFace[]> {
   const { width, height } = image;
-  const crop = width === ALIGNED_SIZE && height === ALIGNED_SIZE
-    ? image
-    : sampleToRgb(image, resizeAffine(width / ALIGNED_SIZE, height / ALIGNED_SIZE), ALIGNED_SIZE, ALIGNED_SIZE);
+  const view = {
+    image,
+    map: width === ALIGNED_SIZE && height === ALIGNED_SIZE ? IDENTITY : resizeAffine(width / ALIGNED_SIZE, height / ALIGNED_SIZE),
+  };
   const landmarks = Float32Array.from(ARCFACE_TEMPLATE, (v, i) => v * (i % 2 ? height : width) / ALIGNED_SIZE);
-  const [embedding] = q.embed ? await models.recognizer.embed([crop]) : [];
+  const [embedding] = q.embed ? await models.recognizer.embed([view]) : [];
   const box: BoxArray = [0, 0, width, height];
   return [{
     box, score: 1, landmarks,
-    embedding: embedding && l2Normalise(embedding), crop: q.returnCrops ? crop : undefined,
+    embedding: embedding && l2Normalise(embedding),
+    crop: q.returnCrops ? sampleToRgb(image, view.map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
     attributes: q.attributes ? await attributesOf(models, image, box) : undefined,
   }];
 }
@@ -100,8 +102,10 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
     else if (models.landmarker) landmarks.push(await models.landmarker.fivePoints(image, d.box));
     else throw new Error(`detector ${models.detector.description.name} gives no keypoints and no landmark model is loaded`);
   }
-  const crops = q.embed || q.returnCrops ? landmarks.map((points) => alignFace(image, points)) : [];
-  const embeddings = q.embed ? await models.recognizer.embed(crops) : [];
+  // The recognizer samples each aligned face straight from the image; an RGB crop is made only
+  // when the caller asked for face data.
+  const views = landmarks.map((points) => ({ image, map: alignmentMap(points) }));
+  const embeddings = q.embed ? await models.recognizer.embed(views) : [];
   const attributes: Attributes[] = [];
   if (q.attributes) for (const d of detections) attributes.push(await attributesOf(models, image, d.box));
   return detections.map((d, i) => ({
@@ -109,7 +113,7 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
     score: d.score,
     landmarks: landmarks[i],
     embedding: embeddings[i] && l2Normalise(embeddings[i]),
-    crop: q.returnCrops ? crops[i] : undefined,
+    crop: q.returnCrops ? sampleToRgb(image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
     attributes: attributes[i],
   }));
 }

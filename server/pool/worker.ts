@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
 import type { AttributeModel, ModelDescription } from '../../models/types.js';
 import { findFaces, type FaceModels } from '../pipeline/faces.js';
+import { IDENTITY } from '../../models/sampling.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
 
 const port = parentPort!;
@@ -28,7 +29,7 @@ async function warmUp(models: FaceModels): Promise<void> {
   const width = 320, height = 240;
   await findFaces(models, { data: new Uint8Array(width * height * 3).fill(128), width, height });
   const face = { data: new Uint8Array(112 * 112 * 3).fill(128), width: 112, height: 112 };
-  await models.recognizer.embed([face]);
+  await models.recognizer.embed([{ image: face, map: IDENTITY }]);
   await models.landmarker?.fivePoints(face, [0, 0, 112, 112]);
   for (const a of models.attributes) await a.predict(face, [0, 0, 112, 112]);
 }
