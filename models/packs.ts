@@ -16,6 +16,7 @@ export interface PackFile {
   /** Known sha256 of the file; files without one are covered by the archive's checksum. */
   sha256?: string;
   normalisation?: Normalisation;
+  predicts?: ModelFile['predicts'];
 }
 
 interface PackBase {
@@ -61,6 +62,14 @@ export const DEFAULT_PACK: NpmPack = {
       sha256: '87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581',
       // As the package's own preprocessing: RGB, (x - 127) / 128.
       normalisation: { mean: 127, std: 128, order: 'rgb' },
+    },
+    {
+      role: 'attributes', source: 'package/model/fr_age.onnx', file: 'fr_age.onnx', predicts: 'age',
+      sha256: '74c9b01700cb9ef96f7190a2230218414ff99d231415c4b091a755780cad5e8a',
+    },
+    {
+      role: 'attributes', source: 'package/model/fr_gender.onnx', file: 'fr_gender.onnx', predicts: 'gender',
+      sha256: 'a003e8392a617ca834c7ca2c01e0895f5c354217fb56cd0373935e6e9b9c396e',
     },
   ],
 };
@@ -111,6 +120,6 @@ export function packDir(pack: { name: string }): string {
 /** The pack's models for a role, as files the zoo can load. */
 export function packModels(pack: Pack, role: ModelRoleName): ModelFile[] {
   return pack.files.filter((p) => p.role === role).map((f) => ({
-    path: join(packDir(pack), f.file), pack: pack.name, normalisation: f.normalisation,
+    path: join(packDir(pack), f.file), pack: pack.name, normalisation: f.normalisation, predicts: f.predicts,
   }));
 }

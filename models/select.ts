@@ -12,6 +12,9 @@ export interface ModelOverrides {
   landmarksPath?: string;
   /** An InsightFace genderage-layout model (age and gender). */
   genderAgePath?: string;
+  /** SSR-Net-layout models, one per attribute (their graphs look alike). */
+  agePath?: string;
+  genderPath?: string;
 }
 
 export interface ModelSelection {
@@ -64,6 +67,15 @@ export function selectModels(o: ModelOverrides): ModelSelection {
       ? fromPath('landmarks', o.landmarksPath)
       : fromPack(pack, 'landmarks', false)[0] ?? fromPack(DEFAULT_PACK, 'landmarks', false)[0],
     recognizer: one('recognizer', o.recognizerPath),
-    attributes: o.genderAgePath ? [fromPath('attributes', o.genderAgePath)] : fromPack(pack, 'attributes', false),
+    attributes: attributeOverrides(o) ?? fromPack(pack, 'attributes', false),
   };
+}
+
+/** Attribute models given by path replace all of the pack's. */
+function attributeOverrides(o: ModelOverrides): ModelFile[] | undefined {
+  const files: ModelFile[] = [];
+  if (o.genderAgePath) files.push(fromPath('attributes', o.genderAgePath));
+  if (o.agePath) files.push({ ...fromPath('attributes', o.agePath), predicts: 'age' });
+  if (o.genderPath) files.push({ ...fromPath('attributes', o.genderPath), predicts: 'gender' });
+  return files.length > 0 ? files : undefined;
 }

@@ -53,6 +53,8 @@ export interface ModelFile {
   pack: string;
   /** Overrides the family's default input normalisation (from a pack manifest). */
   normalisation?: Normalisation;
+  /** For attribute models whose graph does not say what they predict (SSR-Net). */
+  predicts?: 'age' | 'gender';
 }
 
 export type Gender = 'female' | 'male';

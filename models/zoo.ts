@@ -14,6 +14,7 @@ import { formatSignature, signatureOf, type Signature } from './signature.js';
 import { rewritePrelu } from './graph-rewrite.js';
 import type { AttributeModel, Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 import { GenderAge, isGenderAge } from './families/genderage.js';
+import { isSsrNet, SsrNet } from './families/ssrnet.js';
 
 interface Family<T> {
   name: string;
@@ -37,6 +38,7 @@ const RECOGNIZERS: Family<Recognizer>[] = [
 
 const ATTRIBUTES: Family<AttributeModel>[] = [
   { name: 'genderage', matches: isGenderAge, create: (s, sig, f, model) => new GenderAge(s, sig, f, model) },
+  { name: 'ssrnet', matches: isSsrNet, create: (s, sig, f) => new SsrNet(s, sig, f) },
 ];
 
 /**

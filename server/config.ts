@@ -14,6 +14,8 @@ export interface Config {
   recognizerPath?: string;
   landmarksPath?: string;
   genderAgePath?: string;
+  agePath?: string;
+  genderPath?: string;
   corsOrigins: AllowedOrigins;
   maxBodyBytes: number;
   /** How long SIGTERM waits for admitted requests before closing. */
@@ -43,6 +45,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recognizerPath: path(env, 'FACEREST_RECOGNIZER'),
     landmarksPath: path(env, 'FACEREST_LANDMARKS'),
     genderAgePath: path(env, 'FACEREST_GENDERAGE'),
+    agePath: path(env, 'FACEREST_AGE'),
+    genderPath: path(env, 'FACEREST_GENDER'),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     maxBodyBytes: integer(env, 'FACEREST_MAX_BODY_BYTES', 64 << 20, 1024, 2 ** 31),
     drainSeconds: integer(env, 'FACEREST_DRAIN_SECONDS', 30, 0, 3600),

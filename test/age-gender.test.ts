@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Gender, ModelRole } from '../gen/facerest/v1/face_service_pb.js';
 import { loadAttributeModel } from '../models/zoo.js';
-import { BBT, readFace } from './helpers/data.js';
+import { BBT, readFace, sharedPath } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
 import { buildOnnx } from '../models/onnx-builder.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -86,7 +86,13 @@ describe('age and gender (genderage layout)', () => {
 
 describe('extract_ga without an age/gender model', () => {
   let server: TestServer;
-  before(async () => { server = await startServer(); });
+  before(async () => {
+    server = await startServer({
+      FACEREST_PACK: 'custom',
+      FACEREST_DETECTOR: sharedPath('models', 'scrfd', 'det_500m.onnx'),
+      FACEREST_RECOGNIZER: sharedPath('models', 'recognition', 'mobilefacenet_128d.onnx'),
+    });
+  });
   after(async () => { await server.stop(); });
 
   it('is refused with a message that says why', async () => {

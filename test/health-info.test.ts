@@ -72,7 +72,7 @@ describe('health and info', () => {
 });
 
 describe('startup with models given by path', () => {
-  it('loads SCRFD without a landmark model and reports a 128-d recognizer', async () => {
+  it('loads SCRFD without a landmark model and reports a 128-d recognizer; the pack keeps its other models', async () => {
     const server = await startServer({
       FACEREST_DETECTOR: sharedPath('models', 'scrfd', 'det_500m.onnx'),
       FACEREST_RECOGNIZER: sharedPath('models', 'recognition', 'mobilefacenet_128d.onnx'),
@@ -82,6 +82,7 @@ describe('startup with models given by path', () => {
       const info = await client.info();
       assert.deepEqual(info.models.map((m) => [m.role, m.family, m.pack]), [
         [ModelRole.DETECTOR, 'scrfd', 'custom'], [ModelRole.RECOGNIZER, 'arcface', 'custom'],
+        [ModelRole.ATTRIBUTES, 'ssrnet-age', 'default'], [ModelRole.ATTRIBUTES, 'ssrnet-gender', 'default'],
       ]);
       assert.equal(info.models[1].embeddingSize, 128);
     } finally {
