@@ -35,6 +35,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       healthRoutes(health)(router);
     },
     readMaxBytes: config.maxBodyBytes,
+    // Compressed requests are still accepted, but answers go out uncompressed: they are float
+    // vectors and JPEG crops, which gzip barely shrinks, and compressing them cost CPU on both
+    // ends (zlib was the server's busiest main-thread function under grpc-js load).
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
   });
   let active = 0;
   let idle: (() => void) | undefined;
