@@ -17,6 +17,7 @@ export interface PackFile {
   sha256?: string;
   normalisation?: Normalisation;
   predicts?: ModelFile['predicts'];
+  samePersonThreshold?: number;
 }
 
 interface PackBase {
@@ -62,6 +63,8 @@ export const DEFAULT_PACK: NpmPack = {
       sha256: '87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581',
       // As the package's own preprocessing: RGB, (x - 127) / 128.
       normalisation: { mean: 127, std: 128, order: 'rgb' },
+      // The best-accuracy cut on ../shared/faces/deepface/pairs.csv (test/accuracy.test.ts).
+      samePersonThreshold: 0.425,
     },
     {
       role: 'attributes', source: 'package/model/fr_age.onnx', file: 'fr_age.onnx', predicts: 'age',
@@ -121,5 +124,6 @@ export function packDir(pack: { name: string }): string {
 export function packModels(pack: Pack, role: ModelRoleName): ModelFile[] {
   return pack.files.filter((p) => p.role === role).map((f) => ({
     path: join(packDir(pack), f.file), pack: pack.name, normalisation: f.normalisation, predicts: f.predicts,
+    samePersonThreshold: f.samePersonThreshold,
   }));
 }

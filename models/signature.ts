@@ -33,5 +33,8 @@ export function describe(
   role: ModelRoleName, family: string, file: ModelFile, inputWidth: number, inputHeight: number,
   embeddingSize = 0,
 ): ModelDescription {
-  return { role, family, name: basename(file.path), pack: file.pack, inputWidth, inputHeight, embeddingSize };
+  return {
+    role, family, name: basename(file.path), pack: file.pack, inputWidth, inputHeight, embeddingSize,
+    samePersonThreshold: file.samePersonThreshold ?? 0,
+  };
 }

@@ -38,6 +38,8 @@ export interface ModelDescription {
   inputHeight: number;
   embeddingSize: number;
   pack: string;
+  /** Recognizers: measured same-person cosine threshold; 0 = not measured. */
+  samePersonThreshold: number;
 }
 
 /** Pixel normalisation: value = (pixel - mean) / std, channels in the given order. */
@@ -55,6 +57,8 @@ export interface ModelFile {
   normalisation?: Normalisation;
   /** For attribute models whose graph does not say what they predict (SSR-Net). */
   predicts?: 'age' | 'gender';
+  /** For recognizers: the measured same-person cosine threshold (from the pack manifest). */
+  samePersonThreshold?: number;
 }
 
 export type Gender = 'female' | 'male';

@@ -6,18 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
-import type { ImageResult } from '../gen/facerest/v1/face_service_pb.js';
+import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
+import { largestFace } from '../clients/similarity.js';
 import { readCsv, readShared, sharedPath } from './helpers/data.js';
-import { auc, bestAccuracy, cosine } from './helpers/roc.js';
+import { accuracyAt, auc, bestAccuracy, cosine } from './helpers/roc.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const pairs = readCsv('faces', 'deepface', 'pairs.csv');
 const files = [...new Set(pairs.flatMap((p) => [p.file_a, p.file_b]))];
-
-function largestFace(result: ImageResult) {
-  const area = (f: ImageResult['faces'][number]) => (f.box!.x2 - f.box!.x1) * (f.box!.y2 - f.box!.y1);
-  return [...result.faces].sort((a, b) => area(b) - area(a))[0];
-}
 
 async function evaluate(server: TestServer) {
   const client = new FaceGrpcClient(server.address);
@@ -28,14 +24,16 @@ async function evaluate(server: TestServer) {
       const res = await client.extract({ images: batch.map((f) => ({ data: readShared('faces', 'deepface', f) })) });
       res.results.forEach((r, j) => {
         assert.equal(r.error, '', `${batch[j]}: ${r.error}`);
-        const face = largestFace(r);
+        const face = largestFace(r.faces);
         assert.ok(face, `no face found in ${batch[j]}`);
         embeddings.set(batch[j], face.embedding);
       });
     }
     const scores = pairs.map((p) => cosine(embeddings.get(p.file_a)!, embeddings.get(p.file_b)!));
     const same = pairs.map((p) => p.same === '1');
-    return { auc: auc(scores, same), ...bestAccuracy(scores, same) };
+    const { models } = await client.info();
+    const published = models.find((m) => m.role === ModelRole.RECOGNIZER)!.samePersonThreshold;
+    return { auc: auc(scores, same), ...bestAccuracy(scores, same), published, accuracyAtPublished: accuracyAt(scores, same, published) };
   } finally {
     client.close();
   }
@@ -64,6 +62,14 @@ for (const [name, env] of configs) {
       console.log(`# ${name}: AUC ${m.auc.toFixed(4)}, best accuracy ${(100 * m.accuracy).toFixed(1)}% `
         + `at cosine ${m.threshold.toFixed(3)} (${pairs.length} pairs)`);
       assert.ok(m.auc >= 0.98, `AUC ${m.auc} < 0.98`);
+      // A pack's published same-person threshold must still be the one measured here; models
+      // given by path have none (0).
+      if (m.published > 0) {
+        assert.ok(m.accuracyAtPublished >= m.accuracy - 0.01,
+          `accuracy ${m.accuracyAtPublished} at the published ${m.published}, best ${m.accuracy} at ${m.threshold}`);
+      } else {
+        assert.ok(Object.keys(env).length > 0, 'the default pack publishes a same-person threshold');
+      }
     });
   });
 }

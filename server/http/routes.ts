@@ -1,6 +1,6 @@
 /**
- * Request routing on the one port: CORS, GET /healthz, the legacy POST /extract, and
- * everything else to the Connect adapter (Connect, gRPC and gRPC-Web protocols).
+ * Request routing on the one port: CORS, GET /healthz, the legacy POST /extract, the web page's
+ * files, and everything else to the Connect adapter (Connect, gRPC and gRPC-Web protocols).
  */
 import type { Engine } from '../engine.js';
 import { handleLegacyExtract } from '../legacy/extract-route.js';
@@ -8,6 +8,7 @@ import type { HealthState } from '../rpc/health.js';
 import { sendJson } from './body.js';
 import { applyCors, type AllowedOrigins } from './cors.js';
 import type { Handler } from './listener.js';
+import { webPage } from './web-page.js';
 
 export interface RouteDeps {
   connect: Handler;
@@ -19,6 +20,7 @@ export interface RouteDeps {
 }
 
 export function createHandler(deps: RouteDeps): Handler {
+  const page = webPage();
   return (req, res) => {
     if (applyCors(deps.corsOrigins, req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
@@ -40,6 +42,7 @@ export function createHandler(deps: RouteDeps): Handler {
       });
       return;
     }
+    if (page(req, res, path)) return;
     deps.connect(req, res);
   };
 }

@@ -24,6 +24,7 @@ function modelInfo(m: ModelDescription) {
     inputHeight: m.inputHeight,
     embeddingSize: m.embeddingSize,
     pack: m.pack,
+    samePersonThreshold: m.samePersonThreshold,
   });
 }
 

@@ -24,12 +24,9 @@ export function bestAccuracy(scores: number[], same: boolean[]): { accuracy: num
   return best;
 }
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
+/** The share of pairs called right when "same" means score >= threshold. */
+export function accuracyAt(scores: number[], same: boolean[], threshold: number): number {
+  return scores.filter((s, i) => (s >= threshold) === same[i]).length / scores.length;
 }
+
+export { cosine } from '../../clients/similarity.js';
