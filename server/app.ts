@@ -14,6 +14,11 @@ import { listen } from './http/listener.js';
 import { createHandler } from './http/routes.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
+import { observeRpcs } from './rpc/interceptor.js';
+import { ApiKeys } from './http/auth.js';
+import { Metrics } from './metrics.js';
+import { Admission } from './pipeline/admission.js';
+import type { Logger } from 'pino';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -25,16 +30,20 @@ export interface RunningServer {
   drain(): Promise<void>;
 }
 
-export async function startServer(config: Config): Promise<RunningServer> {
-  const loadEngine = prepareEngine(config, config.workers);
-  const health = new HealthState();
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const admission = new Admission(config.maxQueue);
   let engine: Engine | undefined;
+  const metrics = new Metrics(() => admission.depth, () => engine?.queued() ?? 0);
+  const loadEngine = prepareEngine(config, config.workers, { limits: config.limits, admission, metrics });
+  const health = new HealthState();
+  const keys = new ApiKeys(config.apiKeys);
   const connect = connectNodeAdapter({
     routes: (router) => {
       faceServiceRoutes(() => engine, VERSION)(router);
       healthRoutes(health)(router);
     },
-    readMaxBytes: config.maxBodyBytes,
+    interceptors: [observeRpcs({ keys, metrics, log })],
+    readMaxBytes: config.limits.maxBodyBytes,
     // Compressed requests are still accepted, but answers go out uncompressed: they are float
     // vectors and JPEG crops, which gzip barely shrinks, and compressing them cost CPU on both
     // ends (zlib was the server's busiest main-thread function under grpc-js load).
@@ -43,7 +52,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let active = 0;
   let idle: (() => void) | undefined;
   const handle = createHandler({
-    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes,
+    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.limits.maxBodyBytes,
+    keys, metrics, log,
   });
   const listener = await listen((req, res) => {
     active++;
@@ -51,7 +61,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       if (--active === 0) idle?.();
     });
     handle(req, res);
-  }, config.port, config.host);
+  }, config.port, config.host, config.tls);
 
   const ready = loadEngine().then((e) => {
     engine = e;

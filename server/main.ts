@@ -1,8 +1,7 @@
-/** facerest entry point: config -> models -> listen -> drain on SIGTERM/SIGINT. */
+/** facerest entry point: config -> listen -> models -> drain on SIGTERM/SIGINT. Logs are JSON (pino). */
+import { pino } from 'pino';
 import { loadConfig } from './config.js';
 import { startServer, VERSION } from './app.js';
-
-const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...fields }));
 
 let config;
 try {
@@ -11,19 +10,25 @@ try {
   console.error(`facerest: configuration error: ${(err as Error).message}`);
   process.exit(2);
 }
+const log = pino({ level: config.logLevel, base: { service: 'facerest' } });
+// A log reader that goes away (a closed pipe) must not take the service down with it.
+process.stdout.on('error', () => undefined);
 
 try {
-  const server = await startServer(config);
-  log({ msg: 'listening', port: server.port, version: VERSION });
+  const server = await startServer(config, log);
+  log.info({
+    port: server.port, version: VERSION, tls: Boolean(config.tls), apiKeys: config.apiKeys.length,
+  }, 'listening');
   const models = await server.ready;
-  log({ msg: 'ready', workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) });
+  log.info({ workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) }, 'ready');
   let draining = false;
   const stop = async (signal: string) => {
     if (draining) return;
     draining = true;
-    log({ msg: 'draining', signal });
+    log.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
     await server.drain();
-    log({ msg: 'stopped' });
+    log.info('stopped');
+    log.flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -103,9 +103,7 @@ describe('facerest CLI', () => {
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = createInterface({ input: child.stdout! });
-    for await (const line of lines) {
-      if (line.includes('"msg":"ready"')) break;
-    }
+    await new Promise<void>((resolve) => lines.on('line', (line) => { if (line.includes('"msg":"ready"')) resolve(); }));
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);

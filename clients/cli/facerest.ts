@@ -17,6 +17,7 @@ const USAGE = `usage:
   facerest extract <files or folders...> [--max-size N] [--server URL] [--protocol grpc|connect|grpc-web] [--jsonl]
                                                   one line per image: JSON with --jsonl or when piped, else a summary
   facerest compare <a> <b> [--server URL]         similarity of the largest faces, and same or different person
+  --api-key KEY (or FACEREST_API_KEY) for servers that require one; --server defaults to FACEREST_URL or http://localhost:18080
 `;
 const DEFAULT_SERVER = process.env.FACEREST_URL || 'http://localhost:18080';
 
@@ -41,20 +42,23 @@ function parseOptions(argv: string[]) {
       'max-size': { type: 'string' },
       server: { type: 'string', default: DEFAULT_SERVER },
       protocol: { type: 'string', default: 'grpc' },
+      'api-key': { type: 'string', default: process.env.FACEREST_API_KEY },
       jsonl: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
 }
 
-function clientFor(server: string, protocol: string): FaceClient {
+function clientFor(server: string, protocol: string, apiKey?: string): FaceClient {
   if (!['grpc', 'connect', 'grpc-web'].includes(protocol)) throw new UsageError(`unknown protocol '${protocol}'`);
   try {
     new URL(server);
   } catch {
     throw new UsageError(`--server must be a URL such as ${DEFAULT_SERVER}, got '${server}'`);
   }
-  return createFaceClient({ baseUrl: server, protocol: protocol as Protocol });
+  return createFaceClient({
+    baseUrl: server, protocol: protocol as Protocol, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
+  });
 }
 
 /** Turns a failed call into a message that says which server and why. */
@@ -100,7 +104,7 @@ async function extract(argv: string[]): Promise<number> {
   const jsonl = values.jsonl || !process.stdout.isTTY;
   const files = await listImages(positionals);
   if (files.length === 0) throw new CliError(`no image files found in ${positionals.join(', ')}`);
-  const client = clientFor(values.server, values.protocol);
+  const client = clientFor(values.server, values.protocol, values['api-key']);
   const progress = new CountProgress(files.length);
   let failed = 0;
   const print = (file: string, line: object, text: string) => {
@@ -145,7 +149,7 @@ async function compare(argv: string[]): Promise<number> {
       throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
     }
   }));
-  const client = clientFor(values.server, values.protocol);
+  const client = clientFor(values.server, values.protocol, values['api-key']);
   try {
     const [results, info] = await Promise.all([client.extract(images), client.info()]).catch((err) => {
       throw callError(err, values.server);

@@ -3,13 +3,14 @@
  * (from the browser's fetch), and the answers are drawn. Each processed image's <figure> carries
  * data-faces="<boxes drawn>", or data-error when it failed.
  */
-import { ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
 import { FaceService, ModelRole, type ImageResult } from '../../gen/facerest/v1/face_service_pb.js';
 import { cropList, drawFaces, similarityTable, type PageFace } from './render.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const protocolSelect = $<HTMLSelectElement>('protocol');
+const apiKeyInput = $<HTMLInputElement>('api-key');
 const serverLine = $('server');
 const status = $('status');
 const images = $('images');
@@ -18,6 +19,13 @@ const images = $('images');
 const PARALLEL = 4;
 const baseUrl = window.location.origin;
 
+/** Sends the API key, when one is typed in, with every call. */
+const withApiKey: Interceptor = (next) => (req) => {
+  const key = apiKeyInput.value.trim();
+  if (key) req.header.set('authorization', `Bearer ${key}`);
+  return next(req);
+};
+
 let client: Client<typeof FaceService> = makeClient();
 let threshold = 0;
 /** Faces per processed image, in the order the images were added. */
@@ -25,15 +33,15 @@ const facesByCard = new Map<HTMLElement, PageFace[]>();
 let imageCount = 0;
 
 function makeClient(): Client<typeof FaceService> {
-  const transport = protocolSelect.value === 'grpc-web'
-    ? createGrpcWebTransport({ baseUrl })
-    : createConnectTransport({ baseUrl });
+  const options = { baseUrl, interceptors: [withApiKey] };
+  const transport = protocolSelect.value === 'grpc-web' ? createGrpcWebTransport(options) : createConnectTransport(options);
   return createClient(FaceService, transport);
 }
 
 /** A call's failure in words a user can act on. */
 function describeError(err: unknown): string {
   if (err instanceof ConnectError) {
+    if (err.code === Code.Unauthenticated) return 'this server needs an API key: type it in above';
     if (/fetch|network/i.test(err.rawMessage)) return `cannot reach the facerest server at ${baseUrl} (${err.rawMessage})`;
     return `the server answered: ${err.rawMessage}`;
   }
@@ -155,5 +163,6 @@ protocolSelect.addEventListener('change', () => {
   client = makeClient();
   void connect();
 });
+apiKeyInput.addEventListener('change', () => void connect());
 
 void connect();

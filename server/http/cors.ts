@@ -6,8 +6,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 export type AllowedOrigins = '*' | string[];
 
 const ALLOW_METHODS = [...new Set([...connectCors.allowedMethods, 'GET', 'POST', 'OPTIONS'])].join(', ');
-const ALLOW_HEADERS = [...connectCors.allowedHeaders, 'Authorization', 'X-Api-Key'].join(', ');
-const EXPOSE_HEADERS = connectCors.exposedHeaders.join(', ');
+const ALLOW_HEADERS = [...connectCors.allowedHeaders, 'Authorization', 'X-Api-Key', 'X-Request-Id'].join(', ');
+const EXPOSE_HEADERS = [...connectCors.exposedHeaders, 'X-Request-Id', 'Retry-After'].join(', ');
 
 /**
  * Adds CORS headers for an allowed origin. Returns true when the request was a preflight and

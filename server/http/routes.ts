@@ -1,10 +1,15 @@
 /**
- * Request routing on the one port: CORS, GET /healthz, the legacy POST /extract, the web page's
- * files, and everything else to the Connect adapter (Connect, gRPC and gRPC-Web protocols).
+ * Request routing on the one port: request ids, CORS, GET /healthz, GET /metrics, the legacy
+ * POST /extract, the web page's files, and everything else to the Connect adapter (Connect,
+ * gRPC and gRPC-Web protocols; its interceptor checks keys and logs each call).
  */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Engine } from '../engine.js';
 import { handleLegacyExtract } from '../legacy/extract-route.js';
+import type { Metrics } from '../metrics.js';
 import type { HealthState } from '../rpc/health.js';
+import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from './auth.js';
 import { sendJson } from './body.js';
 import { applyCors, type AllowedOrigins } from './cors.js';
 import type { Handler } from './listener.js';
@@ -17,31 +22,72 @@ export interface RouteDeps {
   health: HealthState;
   corsOrigins: AllowedOrigins;
   maxBodyBytes: number;
+  keys: ApiKeys;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** A caller's own id if it is a sane token (so logs can be joined across services), else a new one. */
+function requestId(header: string | string[] | undefined): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 export function createHandler(deps: RouteDeps): Handler {
   const page = webPage();
+  const legacy: Handler = (req, res) => {
+    const start = performance.now();
+    const reqId = req.headers['x-request-id'] as string;
+    res.once('close', () => {
+      const seconds = (performance.now() - start) / 1000;
+      const outcome = res.writableFinished ? String(res.statusCode) : 'disconnected';
+      deps.metrics.request('rest', 'extract', outcome, seconds);
+      deps.log.info({ reqId, protocol: 'rest', method: 'extract', outcome, ms: Math.round(seconds * 1000) }, 'rest');
+    });
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, { error: 'use POST /extract' });
+    }
+    if (!deps.keys.allows(req.headers.authorization, req.headers['x-api-key'])) {
+      deps.metrics.reject('unauthenticated');
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendJson(res, 401, { error: UNAUTHENTICATED_MESSAGE });
+    }
+    // As FastAPI (InsightFace-REST) did: JSON, or no content type at all.
+    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    if (type && type !== 'application/json' && !type.endsWith('+json')) {
+      return sendJson(res, 415, { error: `POST /extract takes application/json, not ${type}` });
+    }
+    const engine = deps.engine();
+    if (!engine) return sendJson(res, 503, { error: 'the models are still loading; retry shortly' });
+    // The client going away before the answer ends the work on its images still queued.
+    const gone = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
+    handleLegacyExtract(engine.extractor, req, res, deps.maxBodyBytes, gone.signal).catch((err: Error) => {
+      deps.log.error({ reqId, err }, 'internal error');
+      if (!res.headersSent) sendJson(res, 500, { error: `internal error (request id ${reqId})` });
+      else res.end();
+    });
+  };
+
   return (req, res) => {
+    const id = requestId(req.headers['x-request-id']);
+    req.headers['x-request-id'] = id;
+    res.setHeader('x-request-id', id);
     if (applyCors(deps.corsOrigins, req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       const serving = deps.health.serving;
       return sendJson(res, serving ? 200 : 503, { status: serving ? 'SERVING' : 'NOT_SERVING' });
     }
-    if (path === '/extract') {
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        return sendJson(res, 405, { error: 'use POST /extract' });
-      }
-      const engine = deps.engine();
-      if (!engine) return sendJson(res, 503, { error: 'the models are still loading; retry shortly' });
-      handleLegacyExtract(engine.extractor, req, res, deps.maxBodyBytes).catch((err: Error) => {
-        console.error(`facerest: /extract failed: ${err.stack ?? err.message}`);
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-        else res.end();
+    if (path === '/metrics' && req.method === 'GET') {
+      void deps.metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+        res.end(text);
       });
       return;
     }
+    if (path === '/extract') return legacy(req, res);
     if (page(req, res, path)) return;
     deps.connect(req, res);
   };

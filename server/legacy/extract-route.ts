@@ -11,7 +11,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import {
   ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import type { Extractor } from '../pipeline/extract.js';
+import { OverloadedError, RETRY_AFTER_SECONDS } from '../pipeline/admission.js';
+import { LimitError, type Extractor } from '../pipeline/extract.js';
 import { InvalidOptionError } from '../pipeline/options.js';
 import { readBody, sendJson, HttpError } from '../http/body.js';
 
@@ -37,6 +38,18 @@ export interface LegacyOutput {
 
 const MAX_UINT32 = 0xffffffff;
 const DATA_URL = /^data:[^,]*;base64,/;
+
+// Standard or URL-safe alphabet, padding optional, whitespace (line breaks) allowed.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Node's decoder skips characters outside the alphabet; a client bug should be named instead. */
+function decodeBase64(text: string, index: number): Buffer {
+  const bare = text.replace(DATA_URL, '').replace(/\s+/g, '');
+  if (!BASE64.test(bare) || bare.replace(/=+$/, '').length % 4 === 1) {
+    throw new HttpError(400, `"images.data[${index}]" is not valid base64`);
+  }
+  return Buffer.from(bare, 'base64');
+}
 
 type Check = (v: unknown) => boolean;
 const isUint = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT32;
@@ -76,7 +89,7 @@ export function toExtractRequest(body: unknown): { request: ExtractRequest; outp
   }
   const opt = <T>(key: string) => (body[key] ?? undefined) as T | undefined;
   const request = create(ExtractRequestSchema, {
-    images: (data as string[]).map((s) => create(ImageSchema, { data: Buffer.from(s.replace(DATA_URL, ''), 'base64') })),
+    images: (data as string[]).map((s, i) => create(ImageSchema, { data: decodeBase64(s, i) })),
     maxSize: opt<number>('max_size'),
     threshold: opt<number>('threshold'),
     limitFaces: opt<number>('limit_faces'),
@@ -112,9 +125,13 @@ export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, 
   }));
 }
 
+/**
+ * `signal` aborts when the client goes away: images not yet in a worker are dropped. Refusals
+ * are JSON errors: 400 bad request, 413 over a limit, 429 (with Retry-After) server busy.
+ */
 export async function handleLegacyExtract(
   extractor: Extractor, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse,
-  maxBodyBytes: number,
+  maxBodyBytes: number, signal: AbortSignal,
 ): Promise<void> {
   let parsed: { request: ExtractRequest; output: LegacyOutput };
   try {
@@ -132,9 +149,15 @@ export async function handleLegacyExtract(
   }
   let response: ExtractResponse;
   try {
-    response = await extractor.extract(parsed.request);
+    response = await extractor.extract(parsed.request, signal);
   } catch (err) {
+    if (signal.aborted) return;
     if (err instanceof InvalidOptionError) return sendJson(res, 400, { error: err.message });
+    if (err instanceof LimitError) return sendJson(res, 413, { error: err.message });
+    if (err instanceof OverloadedError) {
+      res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendJson(res, 429, { error: err.message });
+    }
     throw err;
   }
   sendJson(res, 200, toLegacyResponse(response, parsed.request, parsed.output));

@@ -24,29 +24,40 @@ sharp.cache(false);
 // 54.7 with libvips' default of one thread per core).
 sharp.concurrency(1);
 
-// sharp's own limit (about 268 megapixels) guards against decompression bombs.
-const LIMIT_INPUT_PIXELS = 268_402_689;
-
 function describeSharpError(err: Error): string {
   const m = err.message;
   if (/unsupported image format/i.test(m)) return 'not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
-  if (/pixel limit/i.test(m)) return 'image too large: more pixels than the decoder accepts';
+  if (/pixel limit/i.test(m)) return 'image too large: more pixels than the server accepts';
   if (/premature end|truncated|corrupt|VipsJpeg|pngload|read error|invalid/i.test(m)) {
     return `corrupt or truncated image: ${m.split('\n')[0]}`;
   }
   return `cannot decode image: ${m.split('\n')[0]}`;
 }
 
-export async function decodeImage(data: Uint8Array, maxSize: number): Promise<DecodedImage> {
+/** 100 megapixels: above the largest phone photos (about 50), far below what exhausts memory. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/**
+ * `maxPixels` is checked against the header's dimensions before any pixel is decoded, so a
+ * small file that claims a huge image (a decompression bomb) costs nothing; sharp's
+ * limitInputPixels enforces the same bound inside the decoder.
+ */
+export async function decodeImage(data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedImage> {
   if (data.length === 0) throw new ImageError('empty image: 0 bytes');
   try {
-    const input = sharp(data, { limitInputPixels: LIMIT_INPUT_PIXELS, failOn: 'warning' });
-    const meta = await input.metadata();
+    // The header alone (no pixel limit yet), so the refusal can say what the image claims.
+    const meta = await sharp(data, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new ImageError('image has no dimensions');
+    const area = meta.width * meta.height;
+    if (area > maxPixels) {
+      throw new ImageError(`image too large: ${meta.width}x${meta.height} is ${(area / 1e6).toFixed(0)} megapixels, `
+        + `over the limit of ${(maxPixels / 1e6).toFixed(1)}`);
+    }
     // EXIF orientations 5-8 swap width and height.
     const swap = (meta.orientation ?? 1) >= 5;
     const width = swap ? meta.height : meta.width;
     const height = swap ? meta.width : meta.height;
+    const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' });
     let pipeline = input.rotate();
     if (maxSize > 0 && Math.max(width, height) > maxSize) {
       pipeline = pipeline.resize({ width: maxSize, height: maxSize, fit: 'inside' });

@@ -11,13 +11,26 @@ import {
   type Face, type ImageResult, Gender,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
+import type { Limits } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
+import type { Admission, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
 import type { FaceQuery, FoundFace } from './faces.js';
 import { InvalidOptionError, optionsOf, type ExtractOptions, type OptionFields } from './options.js';
 
 const FACE_JPEG_QUALITY = 90;
+
+/** A request beyond a configured limit (RESOURCE_EXHAUSTED, HTTP 413). */
+export class LimitError extends Error {}
+
+/** What the Extractor needs besides the pool. */
+export interface ExtractorDeps {
+  limits: Limits;
+  admission: Admission;
+  metrics?: Metrics;
+}
 
 function jpeg(crop: RgbImage): Promise<Buffer> {
   return sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
@@ -63,7 +76,7 @@ export class Extractor {
 
   private readonly hasAttributes: boolean;
 
-  constructor(private readonly pool: WorkerPool) {
+  constructor(private readonly pool: WorkerPool, private readonly deps: ExtractorDeps) {
     this.window = Math.max(2, pool.size * 4);
     this.hasAttributes = pool.models.some((m) => m.role === 'attributes');
   }
@@ -76,39 +89,93 @@ export class Extractor {
     return options;
   }
 
-  /** One image, never throwing: a bad image, or a failure on it, is reported in `error`. */
-  async extractImage(data: Uint8Array, options: ExtractOptions): Promise<ImageResult> {
+  /**
+   * One image. A bad image, or a failure on it, is reported in `error`; only the call's end
+   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason.
+   */
+  async extractImage(data: Uint8Array, options: ExtractOptions, signal?: AbortSignal): Promise<ImageResult> {
+    const { limits, metrics } = this.deps;
+    let result: ImageResult;
     try {
+      signal?.throwIfAborted();
+      if (data.length > limits.maxImageBytes) {
+        throw new ImageError(`image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
+      }
       // Aligned faces are embedded at 112x112 whatever max_size says.
-      const { image, width, height } = await decodeImage(data, options.embedOnly ? 0 : options.maxSize);
+      const { image, width, height } = await decodeImage(data, options.embedOnly ? 0 : options.maxSize, limits.maxPixels);
+      signal?.throwIfAborted();
       const sx = width / image.width;
       const sy = height / image.height;
-      const faces = await this.pool.run(image, queryFor(options, 1 / sx));
-      return create(ImageResultSchema, {
+      const faces = await this.pool.run(image, queryFor(options, 1 / sx), signal);
+      result = create(ImageResultSchema, {
         width,
         height,
         faces: await Promise.all(faces.map((f, i) => toFace(f, i, sx, sy, width, height))),
       });
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
-      return create(ImageResultSchema, { error: message });
+      result = create(ImageResultSchema, { error: message });
+    }
+    metrics?.image(!result.error, result.faces.length);
+    return result;
+  }
+
+  /**
+   * Throws before any work: InvalidOptionError for bad options, LimitError for too many images,
+   * OverloadedError when the server's queue is full.
+   */
+  async extract(req: ExtractRequest, signal?: AbortSignal): Promise<ExtractResponse> {
+    const options = this.options(req);
+    const { maxImages } = this.deps.limits;
+    if (req.images.length > maxImages) {
+      this.deps.metrics?.reject('limit');
+      throw new LimitError(`${req.images.length} images in one request exceeds the limit of ${maxImages}`);
+    }
+    let ticket: Ticket;
+    try {
+      ticket = this.deps.admission.admit(req.images.length);
+    } catch (err) {
+      this.deps.metrics?.reject('overloaded');
+      throw err;
+    }
+    try {
+      const results = await mapBounded(req.images, this.window, async (img) => {
+        try {
+          return await this.extractImage(img.data, options, signal);
+        } finally {
+          ticket.release();
+        }
+      });
+      return create(ExtractResponseSchema, { results });
+    } finally {
+      ticket.releaseAll();
     }
   }
 
-  /** Throws InvalidOptionError for out-of-range options, before any work. */
-  async extract(req: ExtractRequest): Promise<ExtractResponse> {
-    const options = this.options(req);
-    const results = await mapBounded(req.images, this.window, (img) => this.extractImage(img.data, options));
-    return create(ExtractResponseSchema, { results });
-  }
-
-  extractStream(requests: AsyncIterable<ExtractStreamRequest>): AsyncIterable<ExtractStreamResponse> {
+  /**
+   * Answers each image as it is done. Images wait for room in the server's queue (the stream's
+   * own window bounds what it holds); the stream ends with LimitError after maxStreamImages.
+   */
+  extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
+    const { maxStreamImages } = this.deps.limits;
+    let count = 0;
+    const ended = signal ?? new AbortController().signal;
     return mapUnordered(requests, this.window, async (req) => {
       const options = this.options(req);
-      return create(ExtractStreamResponseSchema, {
-        id: req.id,
-        result: await this.extractImage(req.image?.data ?? new Uint8Array(), options),
-      });
+      if (++count > maxStreamImages) {
+        this.deps.metrics?.reject('limit');
+        throw new LimitError(`more than ${maxStreamImages} images in one stream; open another stream`);
+      }
+      const ticket = await this.deps.admission.wait(ended);
+      try {
+        return create(ExtractStreamResponseSchema, {
+          id: req.id,
+          result: await this.extractImage(req.image?.data ?? new Uint8Array(), options, signal),
+        });
+      } finally {
+        ticket.releaseAll();
+      }
     });
   }
 }

@@ -1,5 +1,6 @@
 /** The messages between the pool (main thread) and its workers. */
 import type { ModelDescription, ModelFile, RgbImage } from '../../models/types.js';
+import type { TaskTiming } from '../metrics.js';
 import type { FaceQuery, FoundFace } from '../pipeline/faces.js';
 
 export interface WorkerModels {
@@ -19,5 +20,5 @@ export interface TaskMessage {
 export type WorkerMessage =
   | { type: 'ready'; models: ModelDescription[] }
   | { type: 'failed'; error: string }
-  | { type: 'result'; id: number; faces: FoundFace[] }
-  | { type: 'error'; id: number; error: string };
+  | { type: 'result'; id: number; faces: FoundFace[]; timing: TaskTiming }
+  | { type: 'error'; id: number; error: string; timing: TaskTiming };

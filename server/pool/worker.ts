@@ -8,6 +8,30 @@ import type { AttributeModel, ModelDescription } from '../../models/types.js';
 import { findFaces, type FaceModels } from '../pipeline/faces.js';
 import { IDENTITY } from '../../models/sampling.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
+import type { TaskTiming } from '../metrics.js';
+
+/** Seconds spent in each model role during the current task (one task runs at a time). */
+let modelSeconds: Record<string, number> = {};
+
+/** Wraps a model's method so its time is added to modelSeconds[role]. */
+function timed<M extends object, K extends keyof M>(model: M, method: K, role: string): void {
+  const original = model[method] as (...args: unknown[]) => Promise<unknown>;
+  (model[method] as unknown) = async (...args: unknown[]) => {
+    const start = performance.now();
+    try {
+      return await original.apply(model, args);
+    } finally {
+      modelSeconds[role] = (modelSeconds[role] ?? 0) + (performance.now() - start) / 1000;
+    }
+  };
+}
+
+function timeModels(models: FaceModels): void {
+  timed(models.detector, 'detect', 'detector');
+  if (models.landmarker) timed(models.landmarker, 'fivePoints', 'landmarks');
+  timed(models.recognizer, 'embed', 'recognizer');
+  for (const a of models.attributes) timed(a, 'predict', 'attributes');
+}
 
 const port = parentPort!;
 const post = (msg: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -37,6 +61,7 @@ async function warmUp(models: FaceModels): Promise<void> {
 try {
   const models = await loadModels(workerData as WorkerModels);
   await warmUp(models);
+  timeModels(models);
   const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
     .filter((m) => m !== undefined).map((m) => m.description);
   // One task at a time: the families reuse their input tensors between runs, and the pool
@@ -44,12 +69,15 @@ try {
   let queue = Promise.resolve();
   port.on('message', (task: TaskMessage) => {
     queue = queue.then(async () => {
+      modelSeconds = {};
+      const start = performance.now();
+      const timing = (): TaskTiming => ({ busySeconds: (performance.now() - start) / 1000, models: modelSeconds });
       try {
         const faces = await findFaces(models, task.image, task.query);
         const buffers = faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
-        post({ type: 'result', id: task.id, faces }, buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
+        post({ type: 'result', id: task.id, faces, timing: timing() }, buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
       } catch (err) {
-        post({ type: 'error', id: task.id, error: (err as Error).message });
+        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing() });
       }
     });
   });

@@ -6,6 +6,8 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/types.js';
 import type { Engine } from '../engine.js';
+import { OverloadedError, RETRY_AFTER_SECONDS } from '../pipeline/admission.js';
+import { LimitError } from '../pipeline/extract.js';
 import { InvalidOptionError } from '../pipeline/options.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
@@ -36,19 +38,25 @@ export function faceServiceRoutes(engine: () => Engine | undefined, version: str
     return e;
   };
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req) => invalidArgument(() => ready().extractor.extract(req)),
-    async *extractStream(requests) {
-      yield* invalidArgumentStream(ready().extractor.extractStream(requests));
+    extract: (req, context) => mapErrors(() => ready().extractor.extract(req, context.signal)),
+    async *extractStream(requests, context) {
+      yield* mapStreamErrors(ready().extractor.extractStream(requests, context.signal));
     },
     info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
   });
 }
 
+/** The pipeline's refusals as RPC status codes. */
 function asConnectError(err: unknown): unknown {
-  return err instanceof InvalidOptionError ? new ConnectError(err.message, Code.InvalidArgument) : err;
+  if (err instanceof InvalidOptionError) return new ConnectError(err.message, Code.InvalidArgument);
+  if (err instanceof LimitError) return new ConnectError(err.message, Code.ResourceExhausted);
+  if (err instanceof OverloadedError) {
+    return new ConnectError(err.message, Code.ResourceExhausted, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+  }
+  return err;
 }
 
-async function invalidArgument<T>(run: () => Promise<T>): Promise<T> {
+async function mapErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -56,7 +64,7 @@ async function invalidArgument<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-async function* invalidArgumentStream<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+async function* mapStreamErrors<T>(source: AsyncIterable<T>): AsyncIterable<T> {
   try {
     yield* source;
   } catch (err) {

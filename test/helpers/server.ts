@@ -16,6 +16,8 @@ export interface TestServer {
   process: ChildProcess;
   /** Everything the server wrote to stderr so far. */
   stderr(): string;
+  /** The server's log lines (JSON, one per line) so far. */
+  logs(): Record<string, unknown>[];
   stop(): Promise<number | null>;
 }
 
@@ -31,6 +33,12 @@ export async function startServer(env: Record<string, string> = {}, until: 'read
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   const lines = createInterface({ input: child.stdout! });
+  const logs: Record<string, unknown>[] = [];
+  lines.on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line));
+    } catch { /* not a log line */ }
+  });
   let listeningPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 60 s: ${stderr}`)), 60_000);
@@ -55,6 +63,7 @@ export async function startServer(env: Record<string, string> = {}, until: 'read
     address: `127.0.0.1:${port}`,
     process: child,
     stderr: () => stderr,
+    logs: () => logs,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');

@@ -1,0 +1,192 @@
+/**
+ * Hostile input on every protocol, against a server with small limits: each gets a clear
+ * error (INVALID_ARGUMENT / RESOURCE_EXHAUSTED, HTTP 400 / 413 / 415) and costs nothing else.
+ * The formats and colour models of ordinary photos are in image-formats.test.ts; malformed
+ * JSON bodies and broken images in bad-input.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { constants, crc32, deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { BBT, readFace } from './helpers/data.js';
+import { base64, postExtract } from './helpers/legacy.js';
+import { metricValue, scrape } from './helpers/metrics.js';
+import { serverWithClient } from './helpers/server.js';
+
+const LIMITS = {
+  FACEREST_MAX_IMAGES: '6',
+  FACEREST_MAX_IMAGE_BYTES: '1000000',
+  FACEREST_MAX_BODY_BYTES: '3000000',
+  FACEREST_MAX_STREAM_IMAGES: '4',
+};
+const bbt2 = readFace(BBT[1]); // 3 faces
+
+function chunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const out = Buffer.alloc(8 + data.length + 4);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), 8 + data.length);
+  return out;
+}
+
+/** A valid 30000x30000 1-bit PNG of about 110 KB: 900 megapixels once decoded. */
+function pngBomb(side = 30000): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // grayscale
+  const rows = Buffer.alloc(side * (1 + Math.ceil(side / 8)));
+  const idat = deflateSync(rows, { level: constants.Z_BEST_COMPRESSION });
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** The JPEG with its entropy-coded data overwritten halfway through. */
+function corruptJpeg(jpeg: Buffer): Buffer {
+  const out = Buffer.from(jpeg);
+  randomBytes(2000).copy(out, Math.floor(out.length / 2));
+  return out;
+}
+
+const noStack = (message: string) => assert.doesNotMatch(message, /\n\s+at |\.js:\d+/, 'no stack trace in answers');
+
+describe('hostile input', () => {
+  const fx = serverWithClient(LIMITS);
+
+  it('a PNG that claims 30000x30000 is refused from its header, without decoding it', async () => {
+    const bomb = pngBomb();
+    assert.ok(bomb.length < 200_000);
+    const before = metricValue(await scrape(fx.server.baseUrl), 'facerest_process_resident_memory_bytes');
+    const res = await fx.client.extract({ images: [{ data: bomb }, { data: bbt2 }] });
+    assert.match(res.results[0].error, /image too large: 30000x30000 is 900 megapixels/);
+    assert.equal(res.results[1].faces.length, 3);
+    const after = metricValue(await scrape(fx.server.baseUrl), 'facerest_process_resident_memory_bytes');
+    // Decoding it would take 900 MB at 1 byte a pixel; the refusal costs next to nothing.
+    assert.ok(after - before < 200e6, `RSS grew by ${((after - before) / 1e6).toFixed(0)} MB`);
+  });
+
+  it('odd but valid images are processed; broken ones fail alone with a message that names the problem', async () => {
+    const onePixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+    const cases: [string, Buffer, RegExp | null][] = [
+      ['1x1 PNG', onePixel, null],
+      ['corrupt JPEG', corruptJpeg(bbt2), /corrupt|truncated|cannot decode/i],
+      ['JPEG with a damaged header', Buffer.concat([bbt2.subarray(0, 2), randomBytes(64), bbt2.subarray(66)]), /corrupt|cannot decode|not a supported/i],
+      ['random bytes', randomBytes(5000), /not a supported image format/],
+      ['bbt2', bbt2, null],
+    ];
+    const res = await fx.client.extract({ images: cases.map(([, data]) => ({ data })) });
+    res.results.forEach((r, i) => {
+      const [label, , error] = cases[i];
+      if (error) {
+        assert.match(r.error, error, label);
+        noStack(r.error);
+      } else {
+        assert.equal(r.error, '', `${label}: ${r.error}`);
+      }
+    });
+    assert.equal(res.results[0].faces.length, 0);
+    assert.equal(res.results[4].faces.length, 3);
+  });
+
+  it('an image over the byte limit fails alone', async () => {
+    const big = await sharp(randomBytes(700 * 700 * 3), { raw: { width: 700, height: 700, channels: 3 } }).png().toBuffer();
+    assert.ok(big.length > 1_000_000);
+    const res = await fx.client.extract({ images: [{ data: big }, { data: bbt2 }] });
+    assert.match(res.results[0].error, /exceeds the limit of 1000000 bytes/);
+    assert.equal(res.results[1].faces.length, 3);
+  });
+
+  it('too many images in a request: RESOURCE_EXHAUSTED on gRPC, 413 on /extract', async () => {
+    const seven = Array.from({ length: 7 }, () => ({ data: readFace(BBT[2]) }));
+    await assert.rejects(fx.client.extract({ images: seven }),
+      (err: { code: number; details: string }) => err.code === 8 && /7 images in one request exceeds the limit of 6/.test(err.details));
+    const { status, json } = await postExtract(fx.server.baseUrl, { images: { data: seven.map((i) => base64(i.data)) } });
+    assert.equal(status, 413);
+    assert.match(json.error, /exceeds the limit of 6/);
+  });
+
+  it('a body over the limit: RESOURCE_EXHAUSTED on gRPC, 413 on /extract', async () => {
+    const padding = randomBytes(3_200_000);
+    await assert.rejects(fx.client.extract({ images: [{ data: padding }] }), (err: { code: number }) => err.code === 8);
+    const { status, json } = await postExtract(fx.server.baseUrl, { images: { data: [base64(padding)] } });
+    assert.equal(status, 413);
+    assert.match(json.error, /exceeds the limit of 3000000 bytes/);
+  });
+
+  it('a stream longer than the limit gets its answers, then RESOURCE_EXHAUSTED', async () => {
+    const requests = Array.from({ length: 6 }, (_, i) => ({ id: String(i), image: { data: readFace(BBT[2]) } }));
+    const answers: string[] = [];
+    await assert.rejects(async () => {
+      for await (const r of fx.client.extractStream(requests)) answers.push(r.id);
+    }, (err: { code: number; details: string }) => err.code === 8 && /more than 4 images in one stream/.test(err.details));
+    assert.ok(answers.length <= 4, `${answers.length} answers`);
+  });
+
+  const legacyCases: [string, string, RegExp][] = [
+    ['invalid base64', JSON.stringify({ images: { data: ['this is *not* base64!'] } }), /"images.data\[0\]" is not valid base64/],
+    ['max_size huge', JSON.stringify({ images: { data: [] }, max_size: 1e12 }), /"max_size" must be/],
+    ['max_size negative', JSON.stringify({ images: { data: [] }, max_size: -640 }), /"max_size" must be/],
+    ['max_size a string', JSON.stringify({ images: { data: [] }, max_size: 'big' }), /"max_size" must be/],
+    ['images.data holding numbers', JSON.stringify({ images: { data: [1, 2, 3] } }), /"images.data\[0\]" must be a base64 string/],
+    ['images.data an object', JSON.stringify({ images: { data: { a: 1 } } }), /"images.data" must be a list/],
+  ];
+  for (const [label, body, message] of legacyCases) {
+    it(`/extract: ${label} gets 400 naming it`, async () => {
+      const { status, json } = await postExtract(fx.server.baseUrl, body);
+      assert.equal(status, 400);
+      assert.match(json.error, message);
+      noStack(json.error);
+    });
+  }
+
+  it('/extract refuses a body that is not JSON by its content type (415)', async () => {
+    const res = await fetch(`${fx.server.baseUrl}/extract`, {
+      method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--',
+    });
+    assert.equal(res.status, 415);
+    assert.match(((await res.json()) as { error: string }).error, /takes application\/json/);
+  });
+
+  it('an RPC with a content type no protocol uses gets 415', async () => {
+    const res = await fetch(`${fx.server.baseUrl}/facerest.v1.FaceService/Info`, {
+      method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}',
+    });
+    assert.equal(res.status, 415);
+  });
+
+  it('a gRPC call over HTTP/1.1 is answered (trailers in a chunked body), not hung or crashed', async () => {
+    // An empty InfoRequest in gRPC framing: flag 0, length 0.
+    const res = await fetch(`${fx.server.baseUrl}/facerest.v1.FaceService/Info`, {
+      method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body: Buffer.alloc(5),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/grpc/);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.equal(body[0], 0, 'an uncompressed gRPC message frame');
+    assert.ok(body.includes(Buffer.from('fr_feature.onnx')), 'the InfoResponse');
+  });
+
+  it('a client that disconnects mid-body costs nothing', async () => {
+    const socket = net.connect(fx.server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /extract HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{"images": {"data": ["');
+    socket.write(base64(bbt2).slice(0, 5000));
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const res = await fx.client.extract({ images: [{ data: bbt2 }] });
+    assert.equal(res.results[0].faces.length, 3);
+  });
+
+  it('the server is up and answering afterwards', async () => {
+    assert.equal((await fetch(`${fx.server.baseUrl}/healthz`)).status, 200);
+    assert.equal(fx.server.process.exitCode, null);
+  });
+});
