@@ -110,3 +110,32 @@ describe('web page in headless Chromium', () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('web page with API keys', () => {
+  const KEY = 'page-key-0123456789abcdef';
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  before(async () => {
+    server = await startServer({ FACEREST_API_KEYS: KEY });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage();
+    await page.goto(server.baseUrl);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('says a key is needed, then works once it is typed in', async () => {
+    await page.locator('#status.error', { hasText: 'needs an API key' }).waitFor();
+    await page.fill('#api-key', KEY);
+    await page.locator('#api-key').dispatchEvent('change');
+    await page.locator('#server', { hasText: 'facerest' }).waitFor();
+    await page.setInputFiles('#files', [photo(BBT[0])]);
+    assert.equal((await processed(page, 'bbt1.jpg')).faces, '4');
+  });
+});

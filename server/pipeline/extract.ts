@@ -160,14 +160,15 @@ export class Extractor {
   extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
     const { maxStreamImages } = this.deps.limits;
     let count = 0;
-    const ended = signal ?? new AbortController().signal;
+    // Waiting for room ends with the call; without a signal (in-process callers) it never does.
+    const callEnded = signal ?? new AbortController().signal;
     return mapUnordered(requests, this.window, async (req) => {
       const options = this.options(req);
       if (++count > maxStreamImages) {
         this.deps.metrics?.reject('limit');
         throw new LimitError(`more than ${maxStreamImages} images in one stream; open another stream`);
       }
-      const ticket = await this.deps.admission.wait(ended);
+      const ticket = await this.deps.admission.wait(callEnded);
       try {
         return create(ExtractStreamResponseSchema, {
           id: req.id,
