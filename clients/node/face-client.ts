@@ -4,7 +4,8 @@
  *
  *   const faces = createFaceClient({ baseUrl: 'http://localhost:18080', protocol: 'grpc' });
  *   const [result] = await faces.extract([readFileSync('a.jpg')], { maxSize: 640 });
- *   for await (const { id, result } of faces.extractAll(imagesFrom('photos/'))) ...
+ *   const files = ['a.jpg', 'b.jpg'].map((f) => ({ id: f, data: readFileSync(f) }));
+ *   for await (const { id, result } of faces.extractAll(files)) console.log(id, result.faces.length);
  */
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
