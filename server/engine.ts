@@ -17,7 +17,7 @@ export function prepareEngine(overrides: ModelOverrides, workers: number, deps: 
   const files = selectModels(overrides);
   return async () => {
     const pool = await WorkerPool.start(files, workers);
-    if (deps.metrics) pool.onTask = (t) => deps.metrics!.task(t);
+    pool.onTask = (t) => deps.metrics.task(t);
     return {
       extractor: new Extractor(pool, deps),
       models: pool.models,

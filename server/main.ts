@@ -16,16 +16,15 @@ process.stdout.on('error', () => undefined);
 
 try {
   const server = await startServer(config, log);
-  log.info({
-    port: server.port, version: VERSION, tls: Boolean(config.tls), apiKeys: config.apiKeys.length,
-  }, 'listening');
-  const models = await server.ready;
-  log.info({ workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) }, 'ready');
+  // Handlers first, logs after: a supervisor that signals as soon as it reads 'ready' must not
+  // meet the default SIGTERM action (seen in tests under load, between the log and process.on).
   let draining = false;
   const stop = async (signal: string) => {
     if (draining) return;
     draining = true;
     log.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
+    // Workers still loading are running ONNX Runtime; ending them mid-run aborts the process.
+    await server.ready.catch(() => undefined);
     await server.drain();
     log.info('stopped');
     log.flush();
@@ -33,6 +32,11 @@ try {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  log.info({
+    port: server.port, version: VERSION, tls: Boolean(config.tls), apiKeys: config.apiKeys.length,
+  }, 'listening');
+  const models = await server.ready;
+  log.info({ workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) }, 'ready');
 } catch (err) {
   console.error(`facerest: cannot start: ${(err as Error).message}`);
   process.exit(1);

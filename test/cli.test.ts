@@ -105,8 +105,8 @@ describe('facerest CLI', () => {
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve) => lines.on('line', (line) => { if (line.includes('"msg":"ready"')) resolve(); }));
     child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
+    const [code, signal] = await once(child, 'exit');
+    assert.equal(code, 0, `exit signal ${signal}`);
   });
 
   it('draws count, rate and ETA on a terminal', () => {

@@ -31,9 +31,12 @@ describe('Node client (createFaceClient)', () => {
         assert.equal(results[0].faces[0].embedding.length, 512);
       });
 
-      it('info: the loaded models', async () => {
+      it('info: the loaded models, over the protocol asked for (as the server logged it)', async () => {
         const info = await client.info();
         assert.ok(info.models.some((m) => m.role === ModelRole.RECOGNIZER && m.embeddingSize === 512));
+        await new Promise((r) => setTimeout(r, 50));
+        const calls = server.logs().filter((l) => l.method === 'Info').map((l) => l.protocol);
+        assert.equal(calls[calls.length - 1], protocol);
       });
 
       it('extractAll: streams an async iterable and yields every result with its id', async () => {

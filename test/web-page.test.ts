@@ -33,6 +33,8 @@ describe('web page in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Content types of the Extract calls the page made, in order. */
+  const extractTypes: string[] = [];
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
@@ -43,6 +45,9 @@ describe('web page in headless Chromium', () => {
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('request', (r) => {
+      if (r.url().endsWith('/facerest.v1.FaceService/Extract')) extractTypes.push(r.headers()['content-type'] ?? '');
+    });
     await page.goto(server.baseUrl);
     await page.locator('#server', { hasText: 'facerest' }).waitFor();
   });
@@ -59,6 +64,7 @@ describe('web page in headless Chromium', () => {
     assert.equal(bbt1.crops, 4);
     assert.equal(white.faces, '0');
     assert.equal(white.error, null);
+    assert.ok(extractTypes.length >= 2 && extractTypes.every((t) => /^application\/(json|proto)/.test(t)), extractTypes.join());
   });
 
   it('compares every face with every other, coloured by the measured threshold', async () => {
@@ -85,8 +91,10 @@ describe('web page in headless Chromium', () => {
   it('works over gRPC-Web too', async () => {
     await page.selectOption('#protocol', 'grpc-web');
     await page.locator('#server', { hasText: 'gRPC-Web' }).waitFor();
+    const before = extractTypes.length;
     await page.setInputFiles('#files', [photo(BBT[1])]);
     assert.equal((await processed(page, 'bbt2.jpg')).faces, '3');
+    assert.match(extractTypes[before] ?? '', /^application\/grpc-web/);
   });
 
   it('shows a file that is not an image as an error on its card, and goes on', async () => {

@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine.js';
-import { handleLegacyExtract } from '../legacy/extract-route.js';
+import { legacyExtractRoute } from '../legacy/extract-route.js';
 import type { Metrics } from '../metrics.js';
 import type { HealthState } from '../rpc/health.js';
-import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from './auth.js';
+import type { ApiKeys } from './auth.js';
 import { sendJson } from './body.js';
 import { applyCors, type AllowedOrigins } from './cors.js';
 import type { Handler } from './listener.js';
@@ -35,41 +35,7 @@ function requestId(header: string | string[] | undefined): string {
 
 export function createHandler(deps: RouteDeps): Handler {
   const page = webPage();
-  const legacy: Handler = (req, res) => {
-    const start = performance.now();
-    const reqId = req.headers['x-request-id'] as string;
-    res.once('close', () => {
-      const seconds = (performance.now() - start) / 1000;
-      const outcome = res.writableFinished ? String(res.statusCode) : 'disconnected';
-      deps.metrics.request('rest', 'extract', outcome, seconds);
-      deps.log.info({ reqId, protocol: 'rest', method: 'extract', outcome, ms: Math.round(seconds * 1000) }, 'rest');
-    });
-    if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
-      return sendJson(res, 405, { error: 'use POST /extract' });
-    }
-    if (!deps.keys.allows(req.headers.authorization, req.headers['x-api-key'])) {
-      deps.metrics.reject('unauthenticated');
-      res.setHeader('www-authenticate', 'Bearer');
-      return sendJson(res, 401, { error: UNAUTHENTICATED_MESSAGE });
-    }
-    // As FastAPI (InsightFace-REST) did: JSON, or no content type at all.
-    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
-    if (type && type !== 'application/json' && !type.endsWith('+json')) {
-      return sendJson(res, 415, { error: `POST /extract takes application/json, not ${type}` });
-    }
-    const engine = deps.engine();
-    if (!engine) return sendJson(res, 503, { error: 'the models are still loading; retry shortly' });
-    // The client going away before the answer ends the work on its images still queued.
-    const gone = new AbortController();
-    res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
-    handleLegacyExtract(engine.extractor, req, res, deps.maxBodyBytes, gone.signal).catch((err: Error) => {
-      deps.log.error({ reqId, err }, 'internal error');
-      if (!res.headersSent) sendJson(res, 500, { error: `internal error (request id ${reqId})` });
-      else res.end();
-    });
-  };
-
+  const legacy = legacyExtractRoute(deps);
   return (req, res) => {
     const id = requestId(req.headers['x-request-id']);
     req.headers['x-request-id'] = id;

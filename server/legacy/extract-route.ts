@@ -14,7 +14,12 @@ import {
 import { OverloadedError, RETRY_AFTER_SECONDS } from '../pipeline/admission.js';
 import { LimitError, type Extractor } from '../pipeline/extract.js';
 import { InvalidOptionError } from '../pipeline/options.js';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine.js';
+import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
 import { readBody, sendJson, HttpError } from '../http/body.js';
+import type { Handler } from '../http/listener.js';
+import type { Metrics } from '../metrics.js';
 
 export interface LegacyFace {
   /** null when extract_embedding is false. */
@@ -125,11 +130,61 @@ export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, 
   }));
 }
 
+export interface LegacyRouteDeps {
+  /** The loaded engine, or undefined while the models load. */
+  engine: () => Engine | undefined;
+  maxBodyBytes: number;
+  keys: ApiKeys;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * POST /extract: one log line and the metrics per call, then in order 405 (not POST), 401 (no
+ * API key), 415 (not JSON), 503 (models loading), and the extraction itself. A client that
+ * goes away before the answer ends the work on its images still queued.
+ */
+export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
+  return (req, res) => {
+    const start = performance.now();
+    const reqId = req.headers['x-request-id'] as string;
+    res.once('close', () => {
+      const seconds = (performance.now() - start) / 1000;
+      const outcome = res.writableFinished ? String(res.statusCode) : 'disconnected';
+      deps.metrics.request('rest', 'extract', outcome, seconds);
+      deps.log.info({ reqId, protocol: 'rest', method: 'extract', outcome, ms: Math.round(seconds * 1000) }, 'rest');
+    });
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, { error: 'use POST /extract' });
+    }
+    if (!deps.keys.allows(req.headers.authorization, req.headers['x-api-key'])) {
+      deps.metrics.reject('unauthenticated');
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendJson(res, 401, { error: UNAUTHENTICATED_MESSAGE });
+    }
+    // As FastAPI (InsightFace-REST) did: JSON, or no content type at all.
+    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    if (type && type !== 'application/json' && !type.endsWith('+json')) {
+      return sendJson(res, 415, { error: `POST /extract takes application/json, not ${type}` });
+    }
+    const engine = deps.engine();
+    if (!engine) return sendJson(res, 503, { error: 'the models are still loading; retry shortly' });
+    const gone = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
+    handleExtract(engine.extractor, req, res, deps.maxBodyBytes, gone.signal).catch((err: Error) => {
+      deps.log.error({ reqId, err }, 'internal error');
+      if (!res.headersSent) sendJson(res, 500, { error: `internal error (request id ${reqId})` });
+      else res.end();
+    });
+  };
+}
+
 /**
  * `signal` aborts when the client goes away: images not yet in a worker are dropped. Refusals
  * are JSON errors: 400 bad request, 413 over a limit, 429 (with Retry-After) server busy.
  */
-export async function handleLegacyExtract(
+async function handleExtract(
   extractor: Extractor, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse,
   maxBodyBytes: number, signal: AbortSignal,
 ): Promise<void> {

@@ -29,7 +29,7 @@ export class LimitError extends Error {}
 export interface ExtractorDeps {
   limits: Limits;
   admission: Admission;
-  metrics?: Metrics;
+  metrics: Metrics;
 }
 
 function jpeg(crop: RgbImage): Promise<Buffer> {
@@ -117,7 +117,7 @@ export class Extractor {
       const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
       result = create(ImageResultSchema, { error: message });
     }
-    metrics?.image(!result.error, result.faces.length);
+    metrics.image(!result.error, result.faces.length);
     return result;
   }
 
@@ -129,14 +129,14 @@ export class Extractor {
     const options = this.options(req);
     const { maxImages } = this.deps.limits;
     if (req.images.length > maxImages) {
-      this.deps.metrics?.reject('limit');
+      this.deps.metrics.reject('limit');
       throw new LimitError(`${req.images.length} images in one request exceeds the limit of ${maxImages}`);
     }
     let ticket: Ticket;
     try {
       ticket = this.deps.admission.admit(req.images.length);
     } catch (err) {
-      this.deps.metrics?.reject('overloaded');
+      this.deps.metrics.reject('overloaded');
       throw err;
     }
     try {
@@ -165,7 +165,7 @@ export class Extractor {
     return mapUnordered(requests, this.window, async (req) => {
       const options = this.options(req);
       if (++count > maxStreamImages) {
-        this.deps.metrics?.reject('limit');
+        this.deps.metrics.reject('limit');
         throw new LimitError(`more than ${maxStreamImages} images in one stream; open another stream`);
       }
       const ticket = await this.deps.admission.wait(callEnded);
