@@ -1,6 +1,6 @@
 /**
  * Hostile input on every protocol, against a server with small limits: each gets a clear
- * error (INVALID_ARGUMENT / RESOURCE_EXHAUSTED, HTTP 400 / 413 / 415) and costs nothing else.
+ * error (INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for a body over the size limit; HTTP 400 / 413 / 415) and costs nothing else.
  * The formats and colour models of ordinary photos are in image-formats.test.ts; malformed
  * JSON bodies and broken images in bad-input.test.ts.
  */
@@ -104,10 +104,12 @@ describe('hostile input', () => {
     assert.equal(res.results[1].faces.length, 3);
   });
 
-  it('too many images in a request: RESOURCE_EXHAUSTED on gRPC, 413 on /extract', async () => {
+  // A limit is permanent (the client must change the request): INVALID_ARGUMENT, never the
+  // RESOURCE_EXHAUSTED that tells a client to retry later.
+  it('too many images in a request: INVALID_ARGUMENT on gRPC, 413 on /extract', async () => {
     const seven = Array.from({ length: 7 }, () => ({ data: readFace(BBT[2]) }));
     await assert.rejects(fx.client.extract({ images: seven }),
-      (err: { code: number; details: string }) => err.code === 8 && /7 images in one request exceeds the limit of 6/.test(err.details));
+      (err: { code: number; details: string }) => err.code === 3 && /7 images in one request exceeds the limit of 6/.test(err.details));
     const { status, json } = await postExtract(fx.server.baseUrl, { images: { data: seven.map((i) => base64(i.data)) } });
     assert.equal(status, 413);
     assert.match(json.error, /exceeds the limit of 6/);
@@ -121,12 +123,12 @@ describe('hostile input', () => {
     assert.match(json.error, /exceeds the limit of 3000000 bytes/);
   });
 
-  it('a stream longer than the limit gets its answers, then RESOURCE_EXHAUSTED', async () => {
+  it('a stream longer than the limit gets its answers, then INVALID_ARGUMENT', async () => {
     const requests = Array.from({ length: 6 }, (_, i) => ({ id: String(i), image: { data: readFace(BBT[2]) } }));
     const answers: string[] = [];
     await assert.rejects(async () => {
       for await (const r of fx.client.extractStream(requests)) answers.push(r.id);
-    }, (err: { code: number; details: string }) => err.code === 8 && /more than 4 images in one stream/.test(err.details));
+    }, (err: { code: number; details: string }) => err.code === 3 && /more than 4 images in one stream/.test(err.details));
     assert.ok(answers.length <= 4, `${answers.length} answers`);
   });
 

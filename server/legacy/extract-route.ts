@@ -11,9 +11,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import {
   ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import { OverloadedError, RETRY_AFTER_SECONDS } from '../pipeline/admission.js';
-import { LimitError, type Extractor } from '../pipeline/extract.js';
-import { InvalidOptionError } from '../pipeline/options.js';
+import type { Extractor } from '../pipeline/extract.js';
+import { refusalHeaders, ServiceError } from '../errors.js';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine.js';
 import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
@@ -207,11 +206,9 @@ async function handleExtract(
     response = await extractor.extract(parsed.request, signal);
   } catch (err) {
     if (signal.aborted) return;
-    if (err instanceof InvalidOptionError) return sendJson(res, 400, { error: err.message });
-    if (err instanceof LimitError) return sendJson(res, 413, { error: err.message });
-    if (err instanceof OverloadedError) {
-      res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
-      return sendJson(res, 429, { error: err.message });
+    if (err instanceof ServiceError) {
+      for (const [name, value] of Object.entries(refusalHeaders(err))) res.setHeader(name, value);
+      return sendJson(res, err.answer.http, { error: err.message });
     }
     throw err;
   }

@@ -4,15 +4,7 @@
  * pile up; a stream waits for room instead, since its own window already bounds what it holds.
  */
 
-/** What a refused caller is told to wait: the queue holds about a second of work. */
-export const RETRY_AFTER_SECONDS = 1;
-
-/** The server is full; the request was refused before any work. */
-export class OverloadedError extends Error {
-  constructor(readonly depth: number, readonly limit: number) {
-    super(`server busy: ${depth} images queued (limit ${limit}); retry shortly`);
-  }
-}
+import { ServiceError } from '../errors.js';
 
 /** Admitted images; release each as it finishes. Releasing more than was admitted is a no-op. */
 export interface Ticket {
@@ -33,11 +25,13 @@ export class Admission {
   }
 
   /**
-   * All `count` images now, or OverloadedError. A request larger than the whole queue is let
+   * All `count` images now, or an 'overloaded' ServiceError. A request larger than the whole queue is let
    * into an empty server, so that the per-request image limit alone decides what is too big.
    */
   admit(count: number): Ticket {
-    if (this.held > 0 && this.held + count > this.limit) throw new OverloadedError(this.held, this.limit);
+    if (this.held > 0 && this.held + count > this.limit) {
+      throw new ServiceError('overloaded', `server busy: ${this.held} images queued (limit ${this.limit}); retry shortly`);
+    }
     return this.ticket(count);
   }
 

@@ -12,18 +12,16 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
 import type { Limits } from '../config.js';
+import { ServiceError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import type { Admission, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
 import type { FaceQuery, FoundFace } from './faces.js';
-import { InvalidOptionError, optionsOf, type ExtractOptions, type OptionFields } from './options.js';
+import { optionsOf, type ExtractOptions, type OptionFields } from './options.js';
 
 const FACE_JPEG_QUALITY = 90;
-
-/** A request beyond a configured limit (RESOURCE_EXHAUSTED, HTTP 413). */
-export class LimitError extends Error {}
 
 /** What the Extractor needs besides the pool. */
 export interface ExtractorDeps {
@@ -84,7 +82,7 @@ export class Extractor {
   private options(req: OptionFields): ExtractOptions {
     const options = optionsOf(req);
     if (options.extractGa && !this.hasAttributes) {
-      throw new InvalidOptionError('extract_ga: no age/gender model is loaded');
+      throw new ServiceError('invalid', 'extract_ga: no age/gender model is loaded');
     }
     return options;
   }
@@ -122,15 +120,15 @@ export class Extractor {
   }
 
   /**
-   * Throws before any work: InvalidOptionError for bad options, LimitError for too many images,
-   * OverloadedError when the server's queue is full.
+   * Throws a ServiceError before any work: 'invalid' for bad options, 'limit' for too many
+   * images, 'overloaded' when the server's queue is full.
    */
   async extract(req: ExtractRequest, signal?: AbortSignal): Promise<ExtractResponse> {
     const options = this.options(req);
     const { maxImages } = this.deps.limits;
     if (req.images.length > maxImages) {
       this.deps.metrics.reject('limit');
-      throw new LimitError(`${req.images.length} images in one request exceeds the limit of ${maxImages}`);
+      throw new ServiceError('limit', `${req.images.length} images in one request exceeds the limit of ${maxImages}`);
     }
     let ticket: Ticket;
     try {
@@ -155,7 +153,7 @@ export class Extractor {
 
   /**
    * Answers each image as it is done. Images wait for room in the server's queue (the stream's
-   * own window bounds what it holds); the stream ends with LimitError after maxStreamImages.
+   * own window bounds what it holds); the stream ends with a 'limit' ServiceError after maxStreamImages.
    */
   extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
     const { maxStreamImages } = this.deps.limits;
@@ -166,7 +164,7 @@ export class Extractor {
       const options = this.options(req);
       if (++count > maxStreamImages) {
         this.deps.metrics.reject('limit');
-        throw new LimitError(`more than ${maxStreamImages} images in one stream; open another stream`);
+        throw new ServiceError('limit', `more than ${maxStreamImages} images in one stream; open another stream`);
       }
       const ticket = await this.deps.admission.wait(callEnded);
       try {

@@ -2,6 +2,8 @@
  * Per-request options (InsightFace-REST names), read the same way from ExtractRequest and
  * ExtractStreamRequest (they share the field names) and validated once.
  */
+import { ServiceError } from '../errors.js';
+
 export const DEFAULT_MAX_SIZE = 640;
 
 export interface ExtractOptions {
@@ -31,13 +33,11 @@ export interface OptionFields {
   extractGa?: boolean;
 }
 
-/** An option value out of range; answered as INVALID_ARGUMENT / HTTP 400. */
-export class InvalidOptionError extends Error {}
 
 export function optionsOf(req: OptionFields): ExtractOptions {
   const { threshold } = req;
   if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
-    throw new InvalidOptionError(`threshold must be a number from 0 to 1, got ${threshold}`);
+    throw new ServiceError('invalid', `threshold must be a number from 0 to 1, got ${threshold}`);
   }
   return {
     maxSize: req.maxSize ?? DEFAULT_MAX_SIZE,

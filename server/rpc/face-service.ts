@@ -6,9 +6,7 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/types.js';
 import type { Engine } from '../engine.js';
-import { OverloadedError, RETRY_AFTER_SECONDS } from '../pipeline/admission.js';
-import { LimitError } from '../pipeline/extract.js';
-import { InvalidOptionError } from '../pipeline/options.js';
+import { toConnectError } from '../errors.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -46,21 +44,11 @@ export function faceServiceRoutes(engine: () => Engine | undefined, version: str
   });
 }
 
-/** The pipeline's refusals as RPC status codes. */
-function asConnectError(err: unknown): unknown {
-  if (err instanceof InvalidOptionError) return new ConnectError(err.message, Code.InvalidArgument);
-  if (err instanceof LimitError) return new ConnectError(err.message, Code.ResourceExhausted);
-  if (err instanceof OverloadedError) {
-    return new ConnectError(err.message, Code.ResourceExhausted, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-  }
-  return err;
-}
-
 async function mapErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw asConnectError(err);
+    throw toConnectError(err);
   }
 }
 
@@ -68,6 +56,6 @@ async function* mapStreamErrors<T>(source: AsyncIterable<T>): AsyncIterable<T> {
   try {
     yield* source;
   } catch (err) {
-    throw asConnectError(err);
+    throw toConnectError(err);
   }
 }
