@@ -17,7 +17,8 @@ import { HealthState, healthRoutes } from './rpc/health.js';
 import { observeRpcs } from './rpc/interceptor.js';
 import { ApiKeys } from './http/auth.js';
 import { Metrics } from './metrics.js';
-import { Admission } from './pipeline/admission.js';
+import { Admission, FifoBudget } from './pipeline/admission.js';
+import { ServiceError } from './errors.js';
 import type { Logger } from 'pino';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
@@ -30,12 +31,31 @@ export interface RunningServer {
   drain(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const admission = new Admission(config.maxQueue);
+/** What tests may change about how the server runs (production passes nothing). */
+export interface StartOptions {
+  /** The inference worker module (tests wrap the real one to make it misbehave). */
+  workerScript?: URL;
+}
+
+const SHUTTING_DOWN = 'the server is shutting down; retry on another instance';
+
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const admission = new Admission(config.maxQueue, config.maxStreamQueue);
   let engine: Engine | undefined;
   const metrics = new Metrics(() => admission.depth, () => engine?.queued() ?? 0);
-  const loadEngine = prepareEngine(config, config.workers, { limits: config.limits, admission, metrics });
   const health = new HealthState();
+  const draining = new AbortController();
+  const loadEngine = prepareEngine(config, config.workers, {
+    limits: config.limits, admission, metrics,
+    pixels: new FifoBudget(config.maxPixelsInFlight),
+    maxFaces: config.maxFaces,
+    imageBudgetMs: config.imageBudgetMs,
+    draining: draining.signal,
+  }, {
+    log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript,
+    // NOT_SERVING while no inference worker is alive: a load balancer sends the work elsewhere.
+    onAlive: (alive) => health.set(alive),
+  });
   const keys = new ApiKeys(config.apiKeys);
   const connect = connectNodeAdapter({
     routes: (router) => {
@@ -74,7 +94,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     port: listener.port,
     ready,
     async drain() {
-      health.set(false);
+      // Watch streams are told NOT_SERVING and end; streams read no more images and end with
+      // UNAVAILABLE once their admitted images are answered; new calls are refused UNAVAILABLE.
+      // What remains open is bounded by the admission queue, so the drain ends in about a second.
+      health.shutdown();
+      draining.abort(new ServiceError('unavailable', SHUTTING_DOWN));
+      admission.close(SHUTTING_DOWN);
       listener.stopAccepting();
       if (active > 0) {
         await new Promise<void>((resolve) => {

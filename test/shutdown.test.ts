@@ -96,20 +96,20 @@ describe('inference worker death', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-die-'));
     const marker = join(dir, 'die');
     process.env.FACEREST_TEST_DIE_ONCE = marker;
-    const pool = await WorkerPool.start(selectModels({}), 2, new URL('./helpers/fragile-worker.js', import.meta.url));
+    const pool = await WorkerPool.start(selectModels({}), 2, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
     try {
       const { image } = await decodeImage(readFace(BBT[0]), 640);
       const copy = () => ({ ...image, data: image.data.slice() });
       writeFileSync(marker, '');
       const outcomes = await Promise.all(Array.from({ length: 6 }, () => pool.run(copy(), FULL_QUERY).then(
-        (faces: FoundFace[]) => faces.length, (err: Error) => err.message,
+        ({ faces }: { faces: FoundFace[] }) => faces.length, (err: Error) => err.message,
       )));
       assert.ok(outcomes.includes('inference worker exited (code 7)'), JSON.stringify(outcomes));
       assert.ok(outcomes.includes(4), JSON.stringify(outcomes));
       for (let i = 0; i < 100 && pool.size < 2; i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(pool.size, 2);
       const after = await Promise.all(Array.from({ length: 4 }, () => pool.run(copy(), FULL_QUERY)));
-      assert.deepEqual(after.map((f) => f.length), [4, 4, 4, 4]);
+      assert.deepEqual(after.map((r) => r.faces.length), [4, 4, 4, 4]);
     } finally {
       await pool.close();
       delete process.env.FACEREST_TEST_DIE_ONCE;

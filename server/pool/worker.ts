@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
 import type { AttributeModel, ModelDescription } from '../../models/types.js';
-import { findFaces, type FaceModels } from '../pipeline/faces.js';
+import { extractFaces, findFaces, type FaceModels } from '../pipeline/faces.js';
 import { IDENTITY } from '../../models/sampling.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
 import type { TaskTiming } from '../metrics.js';
@@ -67,17 +67,20 @@ try {
   // One task at a time: the families reuse their input tensors between runs, and the pool
   // sends a second task only so that it is queued here the moment the first one finishes.
   let queue = Promise.resolve();
+  let held = 0;
   port.on('message', (task: TaskMessage) => {
+    held++;
     queue = queue.then(async () => {
       modelSeconds = {};
       const start = performance.now();
       const timing = (): TaskTiming => ({ busySeconds: (performance.now() - start) / 1000, models: modelSeconds });
       try {
-        const faces = await findFaces(models, task.image, task.query);
-        const buffers = faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
-        post({ type: 'result', id: task.id, faces, timing: timing() }, buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
+        const result = await extractFaces(models, task.image, task.query);
+        const buffers = result.faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
+        post({ type: 'result', id: task.id, result, timing: timing(), left: --held },
+          buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
       } catch (err) {
-        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing() });
+        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing(), left: --held });
       }
     });
   });
