@@ -5,12 +5,13 @@
  */
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { readFileSync } from 'node:fs';
+import http2, { type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../models/paths.js';
 import type { ModelDescription } from '../models/types.js';
 import type { Config } from './config.js';
 import { prepareEngine, type Engine } from './engine.js';
-import { listen } from './http/listener.js';
+import { listen, type Handler } from './http/listener.js';
 import { createHandler } from './http/routes.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
@@ -35,6 +36,22 @@ export interface RunningServer {
 export interface StartOptions {
   /** The inference worker module (tests wrap the real one to make it misbehave). */
   workerScript?: URL;
+}
+
+type Response = Parameters<Handler>[1];
+
+/**
+ * An HTTP/2 stream whose answer is complete while its client still sends (a stream the server
+ * ended, its client still writing) is closed with NO_ERROR, as HTTP/2 allows a server to do
+ * after a complete response; else it would hold the drain until the client stopped.
+ */
+function closeAnswered(res: Response): void {
+  const stream = (res as Http2ServerResponse).stream as ServerHttp2Stream | undefined;
+  if (!stream || !stream.writableFinished || stream.destroyed) return;
+  // close() sends the RST_STREAM; the stream then still waits for its unread request data,
+  // so it is destroyed too (no error: the code stays NO_ERROR).
+  stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  stream.destroy();
 }
 
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance';
@@ -69,16 +86,17 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     // ends (zlib was the server's busiest main-thread function under grpc-js load).
     compressMinBytes: Number.MAX_SAFE_INTEGER,
   });
-  let active = 0;
+  const open = new Set<Response>();
   let idle: (() => void) | undefined;
   const handle = createHandler({
     connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.limits.maxBodyBytes,
     keys, metrics, log,
   });
   const listener = await listen((req, res) => {
-    active++;
+    open.add(res);
     res.once('close', () => {
-      if (--active === 0) idle?.();
+      open.delete(res);
+      if (open.size === 0) idle?.();
     });
     handle(req, res);
   }, config.port, config.host, config.tls);
@@ -101,11 +119,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       draining.abort(new ServiceError('unavailable', SHUTTING_DOWN));
       admission.close(SHUTTING_DOWN);
       listener.stopAccepting();
-      if (active > 0) {
+      if (open.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, config.drainSeconds * 1000);
+          const sweep = setInterval(() => { for (const res of open) closeAnswered(res); }, 50);
           idle = () => {
             clearTimeout(timer);
+            clearInterval(sweep);
             resolve();
           };
         });
