@@ -119,7 +119,16 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
   return (await extractFaces(models, image, q)).faces;
 }
 
-export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY): Promise<FaceResult> {
+/** How a long image shares its worker (server/pool/worker.ts). */
+export interface FaceHooks {
+  /** Called once when the image has more than one group of faces. */
+  heavy?(): void;
+  /** Awaited between groups of faces: other images may run meanwhile (not counted in the budget). */
+  between?(): Promise<void>;
+}
+
+export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY,
+  hooks: FaceHooks = {}): Promise<FaceResult> {
   const start = performance.now();
   if (q.embedOnly) return { faces: await alignedFace(models, image, q), truncated: false };
   let detections = select(await models.detector.detect(image, q.threshold), q);
@@ -129,11 +138,20 @@ export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQ
     detections = detections.slice(0, q.maxFaces);
     truncated = true;
   }
+  if (detections.length > FACE_GROUP) hooks.heavy?.();
   const faces: FoundFace[] = [];
+  let waited = 0;
   for (let at = 0; at < detections.length; at += FACE_GROUP) {
-    if (at > 0 && q.budgetMs > 0 && performance.now() - start > q.budgetMs) {
-      truncated = true;
-      break;
+    if (at > 0) {
+      if (q.budgetMs > 0 && performance.now() - start - waited > q.budgetMs) {
+        truncated = true;
+        break;
+      }
+      if (hooks.between) {
+        const paused = performance.now();
+        await hooks.between();
+        waited += performance.now() - paused;
+      }
     }
     faces.push(...await facesOf(models, image, detections.slice(at, at + FACE_GROUP), q));
   }

@@ -20,6 +20,8 @@ export interface TaskMessage {
 export type WorkerMessage =
   | { type: 'ready'; models: ModelDescription[] }
   | { type: 'failed'; error: string }
+  /** The task has many faces and gives up its turn between groups of them. */
+  | { type: 'heavy'; id: number }
   /** `left`: tasks the worker still holds after this one (0: it is idle). */
   | { type: 'result'; id: number; result: FaceResult; timing: TaskTiming; left: number }
   | { type: 'error'; id: number; error: string; timing: TaskTiming; left: number };

@@ -1,7 +1,8 @@
 /**
  * A fixed pool of inference workers. Each worker takes at most two tasks at a time (one running,
- * one queued beside it so it never idles between messages); the rest wait here, one queue per
- * call (an Extract request, a stream), served round-robin so that a call with many images
+ * one queued beside it so it never idles between messages), not counting images with many faces,
+ * which share the worker's time with the others (see worker.ts); the rest wait here, one queue
+ * per call (an Extract request, a stream), served round-robin so that a call with many images
  * cannot keep the workers from everyone else.
  *
  * Failures are never silent: a worker that throws or exits fails its own tasks and is replaced,
@@ -53,8 +54,10 @@ interface Task {
 interface Slot {
   worker: Worker;
   running: Map<number, Task>;
-  /** When the task now at the head of this worker's line started (0 when idle). */
-  busySince: number;
+  /** Tasks with many faces, which share the worker's time with the others (see worker.ts). */
+  heavy: Set<number>;
+  /** When the worker last sent a message, or was given work while idle. */
+  lastHeard: number;
 }
 
 function spawn(models: WorkerModels, script: URL): Promise<{ worker: Worker; models: ModelDescription[] }> {
@@ -230,7 +233,7 @@ export class WorkerPool {
   }
 
   private adopt(worker: Worker): void {
-    const slot: Slot = { worker, running: new Map(), busySince: 0 };
+    const slot: Slot = { worker, running: new Map(), heavy: new Set(), lastHeard: performance.now() };
     this.slots.push(slot);
     worker.on('message', (msg: WorkerMessage) => this.settle(slot, msg));
     worker.on('error', (err) => {
@@ -246,11 +249,18 @@ export class WorkerPool {
   }
 
   private settle(slot: Slot, msg: WorkerMessage): void {
+    slot.lastHeard = performance.now();
+    if (msg.type === 'heavy') {
+      // It gives up its turn between groups of faces: the worker can take more beside it.
+      if (slot.running.has(msg.id)) slot.heavy.add(msg.id);
+      this.pump();
+      return;
+    }
     if (msg.type !== 'result' && msg.type !== 'error') return;
     const task = slot.running.get(msg.id);
     if (!task) return;
     slot.running.delete(msg.id);
-    slot.busySince = slot.running.size > 0 ? performance.now() : 0;
+    slot.heavy.delete(msg.id);
     this.onTask(msg.timing);
     if (msg.type === 'result') task.resolve(msg.result);
     else task.reject(new Error(msg.error));
@@ -304,27 +314,25 @@ export class WorkerPool {
   }
 
   /**
-   * The watchdog: a worker whose current task has run past the limit fails that task, hands
-   * back the one queued beside it, leaves the rotation and is ended once it finishes; a
-   * replacement starts now.
+   * The watchdog: a worker that holds work and has said nothing for longer than the limit (a
+   * task stuck in native code blocks its whole thread) fails the images it holds, leaves the
+   * rotation and is ended once it finishes; a replacement starts now.
    */
   private checkStuck(): void {
     const now = performance.now();
     for (const slot of [...this.slots]) {
-      if (slot.busySince === 0 || now - slot.busySince <= this.taskTimeoutMs) continue;
-      const [stuck, ...queued] = slot.running.values();
-      const seconds = Math.round((now - slot.busySince) / 1000);
-      this.log?.error({ threadId: slot.worker.threadId, taskId: stuck.id, seconds },
+      if (slot.running.size === 0 || now - slot.lastHeard <= this.taskTimeoutMs) continue;
+      const held = [...slot.running.values()];
+      this.log?.error({ threadId: slot.worker.threadId, tasks: held.length, seconds: Math.round((now - slot.lastHeard) / 1000) },
         'an inference task ran past the time limit: failing it and replacing its worker');
       this.slots.splice(this.slots.indexOf(slot), 1);
       slot.running.clear();
       this.retire(slot.worker);
-      stuck.reject(new TaskTimeoutError(`processing took longer than ${Number((this.taskTimeoutMs / 1000).toFixed(1))} s and was stopped`));
-      for (const t of queued.reverse()) this.enqueue(t, true);
+      const limit = Number((this.taskTimeoutMs / 1000).toFixed(1));
+      for (const t of held) t.reject(new TaskTimeoutError(`processing took longer than ${limit} s and was stopped`));
       this.lost();
       this.respawn(0);
     }
-    this.pump();
   }
 
   /** Ends a worker taken out of rotation once it holds no task (it may still run the one queued beside). */
@@ -342,14 +350,16 @@ export class WorkerPool {
   }
 
   private pump(): void {
+    const load = (s: Slot) => s.running.size - s.heavy.size;
     while (this.waiting > 0) {
       let best: Slot | undefined;
       for (const s of this.slots) {
-        if (s.running.size < PER_WORKER && (!best || s.running.size < best.running.size)) best = s;
+        if (load(s) >= PER_WORKER) continue;
+        if (!best || load(s) < load(best) || (load(s) === load(best) && s.heavy.size < best.heavy.size)) best = s;
       }
       if (!best) return;
       const task = this.nextTask()!;
-      if (best.running.size === 0) best.busySince = performance.now();
+      if (best.running.size === 0) best.lastHeard = performance.now();
       best.running.set(task.id, task);
       const msg: TaskMessage = { id: task.id, image: task.image, query: task.query };
       // The pixels are copied, never transferred: a task handed back by a stuck worker must
