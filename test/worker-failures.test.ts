@@ -178,6 +178,9 @@ describe('worker failures in the server', () => {
         return true;
       });
       assert.ok(Date.now() - started < 2000, 'the call waited for a worker that was not coming');
+      await assert.rejects((async () => {
+        for await (const _ of client.extractStream([{ id: 'a', image: { data: photo } }], { deadline: 10_000 })) { /* none come */ }
+      })(), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE && /no inference worker/.test(e.details));
       const rest = await fetch(`${server.baseUrl}/extract`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ images: { data: [photo.toString('base64')] } }),

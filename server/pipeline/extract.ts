@@ -190,7 +190,6 @@ export class Extractor {
    * server drains, once the images it had admitted are answered.
    */
   extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
-    this.checkAlive();
     const { maxStreamImages } = this.deps.limits;
     const { admission, draining } = this.deps;
     let count = 0;
@@ -220,7 +219,10 @@ export class Extractor {
         ticket.releaseAll();
       }
     }, draining);
+    // Errors surface while iterating, where the RPC layer translates them, never from this call.
+    const checkAlive = () => this.checkAlive();
     return (async function* () {
+      checkAlive();
       for await (const answer of answers) if (answer !== NOT_ADMITTED) yield answer;
     })();
   }
