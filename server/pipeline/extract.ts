@@ -102,7 +102,10 @@ export class Extractor {
 
   /**
    * One image. A bad image, or a failure on it, is reported in `error`; only the call's end
-   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason.
+   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason, and a server
+   * that cannot take work (no worker alive, shutting down) throws an 'unavailable' ServiceError.
+   * The image waits for room in the pixel budget before it is decoded, and its images take
+   * turns in the worker pool with other calls' as `call` (one object per request or stream).
    */
   async extractImage(data: Uint8Array, options: ExtractOptions, signal?: AbortSignal, call: object = {}): Promise<ImageResult> {
     const { limits, metrics, pixels } = this.deps;

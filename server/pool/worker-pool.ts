@@ -89,7 +89,7 @@ export class WorkerPool {
   private readonly retired = new Set<Worker>();
   /** No worker has been alive since the last one was lost. */
   private down = false;
-  private respawnTimers = new Set<NodeJS.Timeout>();
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
   private readonly watchdog: NodeJS.Timeout;
   private readonly log?: Logger;
   private readonly taskTimeoutMs: number;
