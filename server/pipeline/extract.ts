@@ -12,7 +12,7 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
 import type { Limits } from '../config.js';
-import { ServiceError } from '../errors.js';
+import { hiddenFailure, ServiceError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
 import type { Admission, Ticket } from './admission.js';
@@ -112,7 +112,7 @@ export class Extractor {
       });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
+      const message = err instanceof ImageError || err instanceof ServiceError ? err.message : hiddenFailure('processing', err);
       result = create(ImageResultSchema, { error: message });
     }
     metrics.image(!result.error, result.faces.length);
