@@ -3,7 +3,6 @@
  * UNAVAILABLE on RPCs) while the models load and warm up, so orchestrators can tell a
  * starting instance from a dead one.
  */
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { readFileSync } from 'node:fs';
 import http2, { type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { createHandler } from './http/routes.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
 import { observeRpcs } from './rpc/interceptor.js';
+import { rpcAdapter } from './rpc/adapter.js';
 import { ApiKeys } from './http/auth.js';
 import { Metrics } from './metrics.js';
 import { Admission, FifoBudget } from './pipeline/admission.js';
@@ -74,7 +74,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     onAlive: (alive) => health.set(alive),
   });
   const keys = new ApiKeys(config.apiKeys);
-  const connect = connectNodeAdapter({
+  const connect = rpcAdapter({
     routes: (router) => {
       faceServiceRoutes(() => engine, VERSION)(router);
       healthRoutes(health)(router);
@@ -85,11 +85,11 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     // vectors and JPEG crops, which gzip barely shrinks, and compressing them cost CPU on both
     // ends (zlib was the server's busiest main-thread function under grpc-js load).
     compressMinBytes: Number.MAX_SAFE_INTEGER,
-  });
+  }, { keys, admission, limits: config.limits, metrics, log });
   const open = new Set<Response>();
   let idle: (() => void) | undefined;
   const handle = createHandler({
-    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.limits.maxBodyBytes,
+    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, limits: config.limits, admission,
     keys, metrics, log,
   });
   const listener = await listen((req, res) => {

@@ -46,11 +46,21 @@ export class Admission {
    * image limit alone decides what is too big.
    */
   admit(count: number): Ticket {
-    if (this.closed) throw new ServiceError('unavailable', this.closed);
-    if (this.held > 0 && this.held + count > this.limit) {
-      throw new ServiceError('overloaded', `server busy: ${this.held} images queued (limit ${this.limit}); retry shortly`);
-    }
+    const refusal = this.refusal(count);
+    if (refusal) throw refusal;
     return this.ticket(count, false);
+  }
+
+  /**
+   * Why a request of `count` images would be refused now, or undefined if it would be admitted.
+   * With count 1 it answers whether any request could get in, before its body is even read.
+   */
+  refusal(count = 1): ServiceError | undefined {
+    if (this.closed) return new ServiceError('unavailable', this.closed);
+    if (this.held > 0 && this.held + count > this.limit) {
+      return new ServiceError('overloaded', `server busy: ${this.held} images queued (limit ${this.limit}); retry shortly`);
+    }
+    return undefined;
   }
 
   /**

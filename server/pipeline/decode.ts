@@ -6,6 +6,7 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../../models/types.js';
 import { ALIGNED_SIZE } from './align.js';
+import { checkImageFormat } from './image-format.js';
 
 /** An image that cannot be processed; its message is shown to the caller. */
 export class ImageError extends Error {}
@@ -74,6 +75,7 @@ export async function decodeImage(
   data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   if (data.length === 0) throw new ImageError('empty image: 0 bytes');
+  await checkImageFormat(data); // only the formats the README names; SVG is never rendered
   try {
     // The header alone (no pixel limit yet), so the refusal can say what the image claims.
     const meta = await sharp(data, { limitInputPixels: false }).metadata();

@@ -12,7 +12,7 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
 import type { Limits } from '../config.js';
-import { ServiceError } from '../errors.js';
+import { hiddenFailure, ServiceError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { NO_WORKER_MESSAGE, TaskTimeoutError, type WorkerPool } from '../pool/worker-pool.js';
 import type { Admission, FifoBudget, Ticket } from './admission.js';
@@ -136,7 +136,7 @@ export class Extractor {
       // No worker alive, or the server shutting down: the call fails with UNAVAILABLE (retry).
       if (err instanceof ServiceError) throw err;
       if (err instanceof TaskTimeoutError) err = new ImageError(err.message);
-      const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
+      const message = err instanceof ImageError ? err.message : hiddenFailure('processing', err);
       result = create(ImageResultSchema, { error: message });
     } finally {
       releasePixels?.();

@@ -1,11 +1,14 @@
 /**
- * Wraps every RPC (all protocols): API key check, one log line and the metrics per call, and no
- * internals in answers: an unexpected error is logged with its stack under the request id and
- * answered as INTERNAL with that id only.
+ * Wraps every RPC (all protocols): one log line and the metrics per call, and no internals in
+ * answers: an unexpected error is logged with its stack under the request id and answered as
+ * INTERNAL with that id only. API keys are checked before the call reaches Connect (adapter.ts,
+ * from the headers alone); the check here stays as a second line should a path ever miss that.
+ * Calls refused before Connect decodes them are recorded with `recordRpc` by the adapter.
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
+import { codeName, ServiceError, toConnectError } from '../errors.js';
 import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
 import type { Metrics, Protocol } from '../metrics.js';
 
@@ -15,8 +18,26 @@ export function protocolOf(contentType: string | null | undefined): Protocol {
   return 'connect';
 }
 
-/** A gRPC code's name in snake case (deadline_exceeded), as the Connect protocol spells it. */
-const outcomeOf = (code: Code) => Code[code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase());
+export interface RpcCall {
+  reqId: string;
+  protocol: Protocol;
+  method: string;
+  /** 'ok', 'canceled', or the code's name (resource_exhausted). */
+  outcome: string;
+  seconds: number;
+}
+
+/** The log line and the metrics of one RPC, however it ended. */
+export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall): void {
+  const { reqId, protocol, method, outcome, seconds } = call;
+  deps.metrics.request(protocol, method, outcome, seconds);
+  deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
+}
+
+/** A refusal counted by its reason, for the kinds the metrics name. */
+export function countRefusal(metrics: Metrics, err: ServiceError): void {
+  if (err.kind === 'overloaded' || err.kind === 'limit' || err.kind === 'unauthenticated') metrics.reject(err.kind);
+}
 
 export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger }): Interceptor {
   const { keys, metrics, log } = deps;
@@ -29,22 +50,20 @@ export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger
     const finish = (outcome: string) => {
       if (finished) return;
       finished = true;
-      const seconds = (performance.now() - start) / 1000;
-      metrics.request(protocol, method, outcome, seconds);
-      log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
+      recordRpc(deps, { reqId, protocol, method, outcome, seconds: (performance.now() - start) / 1000 });
     };
     const fail = (err: unknown): ConnectError => {
       const known = err instanceof ConnectError ? err : undefined;
       if (!known) log.error({ reqId, method, err }, 'internal error');
       const answer = known ?? new ConnectError(`internal error (request id ${reqId})`, Code.Internal);
-      finish(outcomeOf(answer.code));
+      finish(codeName(answer.code));
       return answer;
     };
     try {
       // Health checks stay open, as /healthz does: orchestrators' probes carry no keys.
       if (req.service.typeName !== Health.typeName && !keys.allows(req.header.get('authorization'), req.header.get('x-api-key'))) {
         metrics.reject('unauthenticated');
-        throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
+        throw toConnectError(new ServiceError('unauthenticated', UNAUTHENTICATED_MESSAGE));
       }
       const res = await next(req);
       if (!res.stream) {
