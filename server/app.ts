@@ -19,6 +19,7 @@ import { ApiKeys } from './http/auth.js';
 import { Metrics } from './metrics.js';
 import { Admission } from './pipeline/admission.js';
 import type { Logger } from 'pino';
+import { FaceService } from '../gen/facerest/v1/face_service_pb.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -28,6 +29,13 @@ export interface RunningServer {
   ready: Promise<ModelDescription[]>;
   /** Graceful stop: NOT_SERVING, no new connections, admitted requests finish (up to the drain time). */
   drain(): Promise<void>;
+}
+
+/** Paths of the calls whose request is a stream (their bodies last as long as the call). */
+function clientStreamingPaths(): Set<string> {
+  return new Set(FaceService.methods
+    .filter((m) => m.methodKind === 'bidi_streaming' || m.methodKind === 'client_streaming')
+    .map((m) => `/${FaceService.typeName}/${m.name}`));
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
@@ -61,7 +69,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       if (--active === 0) idle?.();
     });
     handle(req, res);
-  }, config.port, config.host, config.tls);
+  }, {
+    port: config.port, host: config.host, tls: config.tls, log,
+    // Network edge: timeouts, connection cap, request-body budget (server/http/listener.ts).
+    limits: config.network, maxBodyBytes: config.limits.maxBodyBytes, streamingPaths: clientStreamingPaths(),
+    onOverloaded: () => metrics.reject('overloaded'),
+  });
 
   const ready = loadEngine().then((e) => {
     engine = e;

@@ -23,6 +23,26 @@ export interface TlsFiles {
   key: Buffer;
 }
 
+/** The network edge (server/http/): timeouts and caps for clients that stall, flood or never read. */
+export interface NetworkLimits {
+  /** Open TCP connections; more are answered 503 (HTTP/1.1) or GOAWAY (HTTP/2) and closed. */
+  maxConnections: number;
+  /** Concurrent streams on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  /** A new connection must send a whole request head (or open its first HTTP/2 stream) within this. */
+  headersTimeoutSeconds: number;
+  /** A connection with no request in progress is closed after this (HTTP/1.1 keep-alive, HTTP/2 GOAWAY). */
+  idleTimeoutSeconds: number;
+  /** A request body that sends no bytes for this long is ended (408 / RST_STREAM). */
+  bodyTimeoutSeconds: number;
+  /** A whole request of a unary call (head and body) must arrive within this (not client streams). */
+  requestTimeoutSeconds: number;
+  /** A response the client does not read for this long is dropped and its memory released. */
+  writeTimeoutSeconds: number;
+  /** Request-body bytes held server-wide (being received, or received and not yet answered). */
+  bodyBudgetBytes: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -47,6 +67,8 @@ export interface Config {
   apiKeys: string[];
   tls?: TlsFiles;
   logLevel: string;
+  /** Network edge (server/http/listener.ts). */
+  network: NetworkLimits;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -117,5 +139,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: apiKeys(env),
     tls: tls(env),
     logLevel: env.FACEREST_LOG_LEVEL || 'info',
+    // Network edge. A phone uploading 30 MB at 1 Mbit/s needs 240 s, inside the request
+    // timeout; a body that stops for 30 s, or a response unread for 30 s, is a stalled peer.
+    // The idle timeout outlasts the 60 s of common load balancers, so they close first.
+    network: {
+      maxConnections: integer(env, 'FACEREST_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+      maxStreamsPerConnection: integer(env, 'FACEREST_MAX_STREAMS_PER_CONNECTION', 100, 1, 100_000),
+      headersTimeoutSeconds: integer(env, 'FACEREST_HEADERS_TIMEOUT_SECONDS', 20, 1, 3600),
+      idleTimeoutSeconds: integer(env, 'FACEREST_IDLE_TIMEOUT_SECONDS', 65, 1, 86_400),
+      bodyTimeoutSeconds: integer(env, 'FACEREST_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
+      requestTimeoutSeconds: integer(env, 'FACEREST_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400),
+      writeTimeoutSeconds: integer(env, 'FACEREST_WRITE_TIMEOUT_SECONDS', 30, 1, 3600),
+      bodyBudgetBytes: integer(env, 'FACEREST_BODY_BUDGET_BYTES', 512 << 20, 1024, 2 ** 40),
+    },
   };
 }
