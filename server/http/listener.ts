@@ -147,7 +147,7 @@ export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
     session.on('error', () => undefined);
     session.once('localSettings', () => session.setLocalWindowSize(CONNECTION_WINDOW));
     const socket = routing;
-    const connection = new Http2Connection(session, socket?.remoteAddress, t, log);
+    const connection = new Http2Connection(session, socket?.remoteAddress, t, lingerMs, log);
     connections.add(connection);
     http2Of.set(session, connection);
     session.once('close', () => {
