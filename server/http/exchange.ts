@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { ServiceError, toConnectError } from '../errors.js';
+import { refusalHeaders, ServiceError, toConnectError } from '../errors.js';
 import type { BodyBudget } from './body-budget.js';
 import { ENVELOPED_CONTENT_TYPE, EnvelopeScanner, isDataMessage } from './envelope.js';
 
@@ -97,12 +97,13 @@ export class Exchange {
         : { start: (_size, end) => this.cover(end) });
       if (ctx.streaming) this.countAnswers();
     }
-    const declared = Number(req.headers['content-length']);
-    if (!ctx.streaming && Number.isSafeInteger(declared) && declared > 0 && declared <= ctx.maxBodyBytes) this.cover(declared);
     this.wrapPush();
     this.wrapDestroy();
     res.once('finish', () => this.onResponded());
     res.once('close', () => this.onClosed());
+    // A declared length is reserved whole, so a body that cannot fit is refused before it is sent.
+    const declared = Number(req.headers['content-length']);
+    if (!ctx.streaming && Number.isSafeInteger(declared) && declared > 0 && declared <= ctx.maxBodyBytes) this.cover(declared);
   }
 
   /** Messages of a client stream received and not yet answered. */
@@ -262,6 +263,8 @@ export class Exchange {
     const { budget } = this.ctx;
     const err = new ServiceError('overloaded',
       `server busy: ${MiB(budget.held)} MiB of request bodies in memory (limit ${MiB(budget.limit)} MiB); retry shortly`);
+    // Whichever handler answers (Connect, or a route with its own JSON), the hint goes with it.
+    if (!this.res.headersSent) for (const [name, value] of Object.entries(refusalHeaders(err))) this.res.setHeader(name, value);
     this.drop();
     this.req.destroy(toConnectError(err) as Error);
   }
