@@ -4,7 +4,13 @@
  * sniffed had no 'error' listener); a first read of "P" sent HTTP/2's preface to HTTP/1.1.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { BBT, readFace } from './helpers/data.js';
 import { base64 } from './helpers/legacy.js';
@@ -81,5 +87,55 @@ describe('TCP resets and short first reads', () => {
     assert.ok(await waitFor(() => h2.received.length >= 9, 5000), 'the server answered');
     assert.equal(h2.received[3], 0x4, `first frame type; received ${JSON.stringify(h2.text.slice(0, 40))}`);
     h2.destroy();
+  });
+});
+
+describe('TLS: resets and stalls around the handshake', () => {
+  let server: TestServer;
+  let dir: string;
+  let cert: Buffer;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'facerest-net-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    cert = readFileSync(join(dir, 'cert.pem'));
+    server = await startServer({
+      FACEREST_TLS_CERT: join(dir, 'cert.pem'), FACEREST_TLS_KEY: join(dir, 'key.pem'), FACEREST_HEADERS_TIMEOUT_SECONDS: '1',
+    });
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const healthz = () => new Promise<number>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port: server.port, path: '/healthz', ca: cert }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject);
+  });
+
+  it('resets before, during and after the handshake leave the server up', { timeout: 60_000 }, async () => {
+    for (let i = 0; i < 10; i++) await resetAfter(server.port);
+    // The start of a ClientHello record, then a reset.
+    await resetAfter(server.port, (c) => { c.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])); });
+    // A whole TLS session, then a reset.
+    const tcp = new RawClient(server.port);
+    const secure = tls.connect({ socket: tcp.socket, servername: 'localhost', ca: cert, ALPNProtocols: ['http/1.1'] });
+    secure.on('error', () => undefined);
+    await new Promise((resolve) => secure.once('secureConnect', resolve));
+    secure.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => secure.once('data', resolve));
+    tcp.socket.resetAndDestroy();
+    await sleep(100);
+    assert.equal(await healthz(), 200);
+  });
+
+  it('a connection that never completes the handshake is closed at the header timeout', { timeout: 60_000 }, async () => {
+    const c = new RawClient(server.port);
+    await c.connected();
+    await Promise.race([c.closed, sleep(8000)]);
+    assert.ok(c.heldSeconds !== undefined && c.heldSeconds < 8, `held ${c.heldSeconds} s`);
+    assert.equal(await healthz(), 200);
   });
 });
