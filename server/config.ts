@@ -41,6 +41,8 @@ export interface NetworkLimits {
   writeTimeoutSeconds: number;
   /** Request-body bytes held server-wide (being received, or received and not yet answered). */
   bodyBudgetBytes: number;
+  /** Requests (HTTP/2 streams) in progress server-wide; more are refused (503 / REFUSED_STREAM). */
+  maxRequests: number;
 }
 
 export interface Config {
@@ -151,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutSeconds: integer(env, 'FACEREST_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400),
       writeTimeoutSeconds: integer(env, 'FACEREST_WRITE_TIMEOUT_SECONDS', 30, 1, 3600),
       bodyBudgetBytes: integer(env, 'FACEREST_BODY_BUDGET_BYTES', 512 << 20, 1024, 2 ** 40),
+      // Measured: an HTTP/2 stream that sent only its headers holds about 75 KB; the connection
+      // and stream caps alone would allow 100,000 of them.
+      maxRequests: integer(env, 'FACEREST_MAX_REQUESTS', 4096, 1, 1_000_000),
     },
   };
 }

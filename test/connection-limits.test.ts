@@ -116,3 +116,33 @@ describe(`connection cap (${MAX_CONNECTIONS}) and streams per connection (${MAX_
     await assertServed(server);
   });
 });
+
+describe('requests in progress, server-wide (8)', () => {
+  let server: TestServer;
+  before(async () => { server = await startServer({ FACEREST_MAX_REQUESTS: '8' }); });
+  after(async () => { await server.stop(); });
+
+  it('beyond the cap: RST_STREAM(REFUSED_STREAM) on HTTP/2, 503 + Retry-After on HTTP/1.1; served again once they end', { timeout: 60_000 }, async () => {
+    const sessions = [h2connect(server.port), h2connect(server.port)];
+    // Header-only streams, four on each connection: each holds a request open.
+    const holding = sessions.flatMap(({ session }) => Array.from({ length: 4 }, () => {
+      const s = session.request({ ':method': 'POST', ':path': '/facerest.v1.FaceService/Extract', 'content-type': 'application/grpc' });
+      s.on('error', () => undefined);
+      return s;
+    }));
+    await sleep(300);
+    const refused = await streamOutcome(sessions[0].session.request({ ':path': '/healthz' }));
+    assert.equal(refused.rstCode, constants.NGHTTP2_REFUSED_STREAM);
+    const h1 = new RawClient(server.port);
+    await h1.connected();
+    h1.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await h1.closed;
+    assert.equal(h1.status, 503);
+    assert.match(h1.text, /retry-after: 1\r\n/i);
+    assert.match(h1.text, /too many requests in progress \(limit 8\)/);
+    for (const s of holding) s.close();
+    await sleep(300);
+    await assertServed(server);
+    for (const { session } of sessions) session.destroy();
+  });
+});

@@ -6,7 +6,8 @@
  *
  * This is also where hostile and clumsy clients are met: every socket, session and stream has
  * an 'error' listener (a reset before the first byte used to kill the process); connections
- * beyond the cap are answered at once (503 / GOAWAY) and closed; a sweep enforces the header,
+ * beyond the cap are answered at once (503 / GOAWAY) and closed, and so are requests beyond the
+ * server-wide cap (503 / REFUSED_STREAM); a sweep enforces the header,
  * body, idle and write deadlines of every connection (http1-connection.ts,
  * http2-connection.ts); request bodies held in memory are bounded server-wide (BodyBudget).
  */
@@ -91,6 +92,25 @@ function throttledWarn(log: Logger, message: string): (fields: Record<string, un
   };
 }
 
+/**
+ * Refuses a request before any handler sees it: HTTP/2 with RST_STREAM(REFUSED_STREAM), which
+ * tells the client nothing was processed and a retry is safe; HTTP/1.1 with 503 and Retry-After.
+ */
+function refuseRequest(req: Parameters<Handler>[0], res: Parameters<Handler>[1], message: string): void {
+  req.on('error', () => undefined);
+  if ('stream' in req) {
+    req.stream.on('error', () => undefined);
+    req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
+  const body = JSON.stringify({ error: message });
+  res.writeHead(503, {
+    'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
+    'retry-after': String(RETRY_AFTER_SECONDS), connection: 'close',
+  });
+  res.end(body);
+}
+
 export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
   const { limits, log } = o;
   const t = deadlines(limits);
@@ -107,7 +127,17 @@ export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
     warnBudget({ heldBytes: budget.held, limitBytes: budget.limit });
   };
 
+  let requests = 0;
+  const warnRequests = throttledWarn(log, 'request refused: too many requests in progress');
   const onRequest: Handler = (req, res) => {
+    if (requests >= limits.maxRequests) {
+      o.onOverloaded?.();
+      warnRequests({ inProgress: requests, limit: limits.maxRequests });
+      refuseRequest(req, res, `too many requests in progress (limit ${limits.maxRequests}); retry shortly`);
+      return;
+    }
+    requests++;
+    res.once('close', () => requests--);
     const path = (req.url ?? '').split('?')[0];
     const exchange = new Exchange(req, res, { budget, maxBodyBytes: o.maxBodyBytes, streaming: o.streamingPaths.has(path), onOverloaded });
     if ('stream' in req) {
