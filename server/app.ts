@@ -21,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { Admission, FifoBudget } from './pipeline/admission.js';
 import { ServiceError } from './errors.js';
 import type { Logger } from 'pino';
+import { FaceService } from '../gen/facerest/v1/face_service_pb.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -30,6 +31,13 @@ export interface RunningServer {
   ready: Promise<ModelDescription[]>;
   /** Graceful stop: NOT_SERVING, no new connections, admitted requests finish (up to the drain time). */
   drain(): Promise<void>;
+}
+
+/** Paths of the calls whose request is a stream (their bodies last as long as the call). */
+function clientStreamingPaths(): Set<string> {
+  return new Set(FaceService.methods
+    .filter((m) => m.methodKind === 'bidi_streaming' || m.methodKind === 'client_streaming')
+    .map((m) => `/${FaceService.typeName}/${m.name}`));
 }
 
 /** What tests may change about how the server runs (production passes nothing). */
@@ -99,7 +107,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       if (open.size === 0) idle?.();
     });
     handle(req, res);
-  }, config.port, config.host, config.tls);
+  }, {
+    port: config.port, host: config.host, tls: config.tls, log,
+    // Network edge: timeouts, connection cap, request-body budget (server/http/listener.ts).
+    limits: config.network, maxBodyBytes: config.limits.maxBodyBytes, streamingPaths: clientStreamingPaths(),
+    onOverloaded: () => metrics.reject('overloaded'),
+  });
 
   const ready = loadEngine().then((e) => {
     engine = e;

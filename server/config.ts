@@ -23,6 +23,28 @@ export interface TlsFiles {
   key: Buffer;
 }
 
+/** The network edge (server/http/): timeouts and caps for clients that stall, flood or never read. */
+export interface NetworkLimits {
+  /** Open TCP connections; more are answered 503 (HTTP/1.1) or GOAWAY (HTTP/2) and closed. */
+  maxConnections: number;
+  /** Concurrent streams on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  /** A new connection must send a whole request head (or open its first HTTP/2 stream) within this. */
+  headersTimeoutSeconds: number;
+  /** A connection with no request in progress is closed after this (HTTP/1.1 keep-alive, HTTP/2 GOAWAY). */
+  idleTimeoutSeconds: number;
+  /** A request body that sends no bytes for this long is ended (408 / RST_STREAM). */
+  bodyTimeoutSeconds: number;
+  /** A whole request of a unary call (head and body) must arrive within this (not client streams). */
+  requestTimeoutSeconds: number;
+  /** A response the client does not read for this long is dropped and its memory released. */
+  writeTimeoutSeconds: number;
+  /** Request-body bytes held server-wide (being received, or received and not yet answered). */
+  bodyBudgetBytes: number;
+  /** Requests (HTTP/2 streams) in progress server-wide; more are refused (503 / REFUSED_STREAM). */
+  maxRequests: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -58,6 +80,8 @@ export interface Config {
   imageBudgetMs: number;
   /** A task running longer than this in a worker is failed and the worker replaced. */
   taskTimeoutSeconds: number;
+  /** Network edge (server/http/listener.ts). */
+  network: NetworkLimits;
 }
 
 // Scheduling and resource budgets (issue 10); the numbers behind them are in the README.
@@ -147,5 +171,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFaces: integer(env, 'FACEREST_MAX_FACES', DEFAULT_MAX_FACES, 0, 1_000_000),
     imageBudgetMs: integer(env, 'FACEREST_IMAGE_BUDGET_MS', DEFAULT_IMAGE_BUDGET_MS, 0, 3_600_000),
     taskTimeoutSeconds: integer(env, 'FACEREST_TASK_TIMEOUT_SECONDS', 60, 1, 86_400),
+    // Network edge. A phone uploading 30 MB at 1 Mbit/s needs 240 s, inside the request
+    // timeout; a body that stops for 30 s, or a response unread for 30 s, is a stalled peer.
+    // The idle timeout outlasts the 60 s of common load balancers, so they close first.
+    network: {
+      maxConnections: integer(env, 'FACEREST_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+      maxStreamsPerConnection: integer(env, 'FACEREST_MAX_STREAMS_PER_CONNECTION', 100, 1, 100_000),
+      headersTimeoutSeconds: integer(env, 'FACEREST_HEADERS_TIMEOUT_SECONDS', 20, 1, 3600),
+      idleTimeoutSeconds: integer(env, 'FACEREST_IDLE_TIMEOUT_SECONDS', 65, 1, 86_400),
+      bodyTimeoutSeconds: integer(env, 'FACEREST_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
+      requestTimeoutSeconds: integer(env, 'FACEREST_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400),
+      writeTimeoutSeconds: integer(env, 'FACEREST_WRITE_TIMEOUT_SECONDS', 30, 1, 3600),
+      bodyBudgetBytes: integer(env, 'FACEREST_BODY_BUDGET_BYTES', 512 << 20, 1024, 2 ** 40),
+      // Measured: an HTTP/2 stream that sent only its headers holds about 75 KB; the connection
+      // and stream caps alone would allow 100,000 of them.
+      maxRequests: integer(env, 'FACEREST_MAX_REQUESTS', 4096, 1, 1_000_000),
+    },
   };
 }

@@ -58,6 +58,13 @@ export function refusalHeaders(err: ServiceError): Record<string, string> {
   return { ...err.answer.headers, ...(err.answer.retry ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}) };
 }
 
+/** The ServiceError behind `err`: itself, or the one a ConnectError was made from. */
+export function serviceErrorOf(err: unknown): ServiceError | undefined {
+  if (err instanceof ServiceError) return err;
+  if (err instanceof ConnectError && err.cause instanceof ServiceError) return err.cause;
+  return undefined;
+}
+
 /** A ServiceError as the RPC error it stands for; anything else is passed through unchanged. */
 export function toConnectError(err: unknown): unknown {
   if (!(err instanceof ServiceError)) return err;

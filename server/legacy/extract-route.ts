@@ -9,11 +9,11 @@ import type { Logger } from 'pino';
 import type { ExtractResponse } from '../../gen/facerest/v1/face_service_pb.js';
 import type { Limits } from '../config.js';
 import type { Engine } from '../engine.js';
-import { refusalHeaders, ServiceError } from '../errors.js';
+import { ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
-import { sendJson } from '../http/body.js';
+import { sendJson, sendRefusal } from '../http/body.js';
 import type { Handler } from '../http/listener.js';
-import { declaredTooLarge, missingKey, releaseUnreadBody } from '../http/preflight.js';
+import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import type { Extractor } from '../pipeline/extract.js';
@@ -31,13 +31,6 @@ export interface LegacyRouteDeps {
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
-
-/** A refusal from the one table of kinds: its status, its headers, {"error": message}. */
-function sendRefusal(req: Req, res: Res, err: ServiceError): void {
-  for (const [name, value] of Object.entries(refusalHeaders(err))) res.setHeader(name, value);
-  sendJson(res, err.answer.http, { error: err.message });
-  releaseUnreadBody(req, res);
-}
 
 /**
  * POST /extract: one log line and the metrics per call. Before a byte of the body is read, in
@@ -62,7 +55,7 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
     const unauthenticated = missingKey(deps.keys, req.headers);
     if (unauthenticated) {
       deps.metrics.reject('unauthenticated');
-      return sendRefusal(req, res, unauthenticated);
+      return sendRefusal(res, unauthenticated);
     }
     // As FastAPI (InsightFace-REST) did: JSON, or no content type at all.
     const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
@@ -70,11 +63,11 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
       return sendJson(res, 415, { error: `POST /extract takes application/json, not ${type.slice(0, 100)}` });
     }
     const engine = deps.engine();
-    if (!engine) return sendRefusal(req, res, new ServiceError('unavailable', 'the models are still loading; retry shortly'));
+    if (!engine) return sendRefusal(res, new ServiceError('unavailable', 'the models are still loading; retry shortly'));
     const early = declaredTooLarge(req.headers, deps.limits.maxBodyBytes) ?? deps.admission.refusal();
     if (early) {
       deps.metrics.reject(early.kind === 'limit' ? 'limit' : 'overloaded');
-      return sendRefusal(req, res, early);
+      return sendRefusal(res, early);
     }
     const gone = new AbortController();
     res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
@@ -100,7 +93,7 @@ async function handleExtract(
   } catch (err) {
     if (signal.aborted || !(err instanceof ServiceError)) throw err;
     if (err.kind === 'limit') deps.metrics.reject('limit');
-    return sendRefusal(req, res, err);
+    return sendRefusal(res, err);
   }
   for (const _ of parsed.output.skipped) deps.metrics.image(false, 0);
   let response: ExtractResponse;
@@ -109,7 +102,7 @@ async function handleExtract(
     response = await extractor.extract(parsed.request, signal);
   } catch (err) {
     if (signal.aborted) return;
-    if (err instanceof ServiceError) return sendRefusal(req, res, err);
+    if (err instanceof ServiceError) return sendRefusal(res, err);
     throw err;
   }
   sendJson(res, 200, toLegacyResponse(response, parsed.request, parsed.output));

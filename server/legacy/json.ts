@@ -12,7 +12,7 @@ import {
   ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { Limits } from '../config.js';
-import { ServiceError } from '../errors.js';
+import { ServiceError, serviceErrorOf } from '../errors.js';
 import { bodyTooLarge } from '../http/preflight.js';
 import { jsonBudget } from '../parse/budgets.js';
 import { JsonScanner } from '../parse/json-scan.js';
@@ -63,11 +63,17 @@ export async function readLegacyBody(req: IncomingMessage | Http2ServerRequest, 
   let size = 0;
   // A refusal leaves the rest of the body unread but the request alive, so that the answer
   // can still reach the client (a for-await loop would destroy the request as it stops).
-  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes);
-    scanner.write(chunk);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes);
+      scanner.write(chunk);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    // The network layer refuses a body that does not fit the server's budget by failing the
+    // request with the refusal (http/exchange.ts).
+    throw serviceErrorOf(err) ?? err;
   }
   try {
     return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));

@@ -19,7 +19,7 @@ import type { Limits } from '../config.js';
 import { codeName, type ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
 import type { Handler } from '../http/listener.js';
-import { declaredTooLarge, missingKey, releaseUnreadBody } from '../http/preflight.js';
+import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
@@ -76,8 +76,6 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
     // a unary message is decoded before the interceptor runs, so it is recorded here.
     const body = guardBody(source, uReq.header, handler.method.input, limits,
       (err) => (unary ? refused(err) : countRefusal(metrics, err)));
-    // Answered before the body was all read (a refusal): let the connection go on.
-    res.once('finish', () => releaseUnreadBody(req, res));
     handler({ ...uReq, body })
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {

@@ -10,7 +10,6 @@ import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { Code } from '@connectrpc/connect';
 import { codeName, refusalHeaders, type ServiceError } from '../errors.js';
 import { sendJson } from '../http/body.js';
-import { releaseUnreadBody } from '../http/preflight.js';
 
 /** The Connect protocol's HTTP status for the codes refusals use. */
 const CONNECT_STATUS: Partial<Record<Code, number>> = {
@@ -28,7 +27,7 @@ export function sendRpcRefusal(req: Req, res: Res, err: ServiceError): void {
   const extra = refusalHeaders(err);
   const code = err.answer.code;
   if (type.startsWith('application/grpc')) {
-    return respond(req, res, 200, {
+    return respond(res, 200, {
       'content-type': type, ...extra, 'grpc-status': String(code), 'grpc-message': encodeURIComponent(err.message),
     });
   }
@@ -39,18 +38,17 @@ export function sendRpcRefusal(req: Req, res: Res, err: ServiceError): void {
     const head = Buffer.alloc(5);
     head[0] = 0b10; // end of stream
     head.writeUInt32BE(end.length, 1);
-    return respond(req, res, 200, { 'content-type': type, ...extra }, Buffer.concat([head, end]));
+    return respond(res, 200, { 'content-type': type, ...extra }, Buffer.concat([head, end]));
   }
   const status = CONNECT_STATUS[code] ?? 500;
   if (res instanceof Http2ServerResponse) {
-    return respond(req, res, status, { 'content-type': 'application/json', ...extra }, Buffer.from(JSON.stringify(error)));
+    return respond(res, status, { 'content-type': 'application/json', ...extra }, Buffer.from(JSON.stringify(error)));
   }
   for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
   sendJson(res, status, error);
-  releaseUnreadBody(req, res);
 }
 
-function respond(req: Req, res: Res, status: number, headers: Record<string, string>, body?: Buffer): void {
+function respond(res: Res, status: number, headers: Record<string, string>, body?: Buffer): void {
   if (res instanceof Http2ServerResponse) {
     const { stream } = res;
     // END_STREAM on the HEADERS frame when there is no body: a gRPC trailers-only answer.
@@ -60,5 +58,4 @@ function respond(req: Req, res: Res, status: number, headers: Record<string, str
     res.writeHead(status, body ? { ...headers, 'content-length': body.length } : { ...headers, 'content-length': 0 });
     res.end(body);
   }
-  releaseUnreadBody(req, res);
 }
