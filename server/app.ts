@@ -62,6 +62,9 @@ function closeAnswered(res: Response): void {
   stream.destroy();
 }
 
+/** After the drain: how long finished connections get to flush their last bytes. */
+const CLOSE_GRACE_MS = 1000;
+
 const SHUTTING_DOWN = 'the server is shutting down; retry on another instance';
 
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -119,7 +122,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     health.set(true);
     return e.models;
   });
-  ready.catch(() => listener.destroy());
+  ready.catch(() => listener.close(0));
 
   return {
     port: listener.port,
@@ -143,7 +146,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
           };
         });
       }
-      listener.destroy();
+      // Answers already written (a Watch's last status, a stream's trailers) still reach their clients.
+      await listener.close(CLOSE_GRACE_MS);
       await engine?.close();
     },
   };

@@ -41,8 +41,11 @@ export interface Listener {
   port: number;
   /** Stops accepting connections and asks open ones to finish (HTTP/2 GOAWAY, HTTP/1 close). */
   stopAccepting(): void;
-  /** Destroys whatever is still open. */
-  destroy(): void;
+  /**
+   * Waits up to `graceMs` for connections to finish what they were sending (an HTTP/2 session
+   * closes itself once its last stream's trailers are out), then destroys whatever is still open.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 export interface ListenOptions {
@@ -271,8 +274,11 @@ export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
           tcp.close();
           for (const connection of connections) connection.shutdown();
         },
-        destroy() {
+        async close(graceMs) {
           clearInterval(sweeper);
+          for (const connection of connections) connection.shutdown();
+          const deadline = Date.now() + graceMs;
+          while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
           for (const s of sockets) s.destroy();
         },
       });
