@@ -10,10 +10,12 @@
  * Before: every stalled upload was held in full, nothing was ever cut (measured in the issue: 30
  * stalled 60 MB uploads held 2.26 GB, 30 stalled HTTP/2 streams 1.9 GB).
  */
+import { create, toBinary } from '@bufbuild/protobuf';
 import assert from 'node:assert/strict';
 import { constants } from 'node:http2';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { RawClient, assertServed, h2connect, rssMiB, sleep, streamOutcome, waitFor } from './helpers/attack.js';
+import { ExtractRequestSchema } from '../gen/facerest/v1/face_service_pb.js';
 import { BBT, readFace } from './helpers/data.js';
 import { base64 } from './helpers/legacy.js';
 import { eventually, metricValue, scrape } from './helpers/metrics.js';
@@ -167,5 +169,32 @@ describe(`memory held for stalled peers (budget ${BUDGET_MIB} MiB, body and writ
       session.destroy();
     }
     await assertServed(server);
+  });
+
+  it('gRPC answers a client never reads are dropped at the write timeout, and counted as disconnected, not ok', { timeout: 120_000 }, async () => {
+    const UNREAD = 10;
+    const message = toBinary(ExtractRequestSchema, create(ExtractRequestSchema, {
+      images: BBT.map((f) => ({ data: readFace(f) })), returnFaceData: true,
+    }));
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+    framed.writeUInt32BE(message.length, 1);
+    const count = (m: string, outcome: string) => metricValue(m, 'facerest_requests_total', { protocol: 'grpc', method: 'Extract', outcome });
+    const initially = await scrape(server.baseUrl);
+    const { session } = h2connect(server.port);
+    try {
+      const outcomes = await Promise.all(Array.from({ length: UNREAD }, () => {
+        const s = session.request({ ':method': 'POST', ':path': '/facerest.v1.FaceService/Extract', 'content-type': 'application/grpc', te: 'trailers' });
+        s.end(framed);
+        s.pause(); // never read
+        return streamOutcome(s);
+      }));
+      for (const o of outcomes) assert.equal(o.rstCode, constants.NGHTTP2_CANCEL);
+      const dropped = (m: string) => count(m, 'disconnected') - count(initially, 'disconnected');
+      const text = await eventually(server.baseUrl, (m) => dropped(m) >= UNREAD);
+      assert.equal(dropped(text), UNREAD);
+      assert.equal(count(text, 'ok'), count(initially, 'ok'), 'none counted as answered');
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -8,7 +8,9 @@
  * connect-node's public pieces (createConnectRouter, universalRequestFromNodeRequest,
  * universalResponseToNodeResponse); nothing of Connect is patched.
  */
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';
+import {
+  Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
+} from '@connectrpc/connect';
 import {
   compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse,
 } from '@connectrpc/connect-node';
@@ -23,7 +25,7 @@ import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
-import { countRefusal, protocolOf, recordRpc } from './interceptor.js';
+import { countRefusal, protocolOf, recordRpc, RPC_CALL, type RpcCall } from './interceptor.js';
 import { sendRpcRefusal } from './refusal.js';
 
 export interface RpcGate {
@@ -47,15 +49,16 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
       res.end();
       return;
     }
-    const started = performance.now();
     const reqId = String(req.headers['x-request-id'] ?? '');
+    const call: RpcCall = {
+      reqId, protocol: protocolOf(req.headers['content-type']), method: handler.method.name, started: performance.now(),
+    };
+    // One log line and the metrics per call, once its answer is out (or the client gone).
+    res.once('close', () => recordRpc(gate, call, res.writableFinished));
     const unary = handler.method.methodKind === 'unary';
     const refused = (err: ServiceError) => {
       countRefusal(metrics, err);
-      recordRpc(gate, {
-        reqId, protocol: protocolOf(req.headers['content-type']), method: handler.method.name,
-        outcome: codeName(err.answer.code), seconds: (performance.now() - started) / 1000,
-      });
+      call.outcome ??= codeName(err.answer.code);
     };
 
     // Health checks stay open, as /healthz does: orchestrators' probes carry no keys.
@@ -72,11 +75,11 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
     // The body is read here rather than through Connect's reader, which destroys the request
     // when it stops early: a refusal must leave the connection able to carry its answer.
     const source = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-    // A stream's refusal reaches the interceptor as the stream's error and is recorded there;
-    // a unary message is decoded before the interceptor runs, so it is recorded here.
+    // A stream's refusal reaches the interceptor as the stream's error and its outcome is set
+    // there; a unary message is decoded before the interceptor runs, so it is set here.
     const body = guardBody(source, uReq.header, handler.method.input, limits,
       (err) => (unary ? refused(err) : countRefusal(metrics, err)));
-    handler({ ...uReq, body })
+    handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         if (uReq.signal.aborted || res.destroyed || ConnectError.from(reason).code === Code.Aborted) {

@@ -1,11 +1,12 @@
 /**
- * Wraps every RPC (all protocols): one log line and the metrics per call, and no internals in
+ * Wraps every RPC (all protocols): it decides each call's outcome, and keeps internals out of
  * answers: an unexpected error is logged with its stack under the request id and answered as
- * INTERNAL with that id only. API keys are checked before the call reaches Connect (adapter.ts,
+ * INTERNAL with that id only. The call's log line and metrics are written by the adapter when
+ * the response is done (adapter.ts), so an answer the client never read is counted as
+ * 'disconnected', not 'ok'. API keys are checked before the call reaches Connect (adapter.ts,
  * from the headers alone); the check here stays as a second line should a path ever miss that.
- * Calls refused before Connect decodes them are recorded with `recordRpc` by the adapter.
  */
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import { codeName, ServiceError, toConnectError } from '../errors.js';
@@ -18,18 +19,27 @@ export function protocolOf(contentType: string | null | undefined): Protocol {
   return 'connect';
 }
 
+/** One RPC as the adapter and the interceptor both see it: a Connect context value per call. */
 export interface RpcCall {
   reqId: string;
   protocol: Protocol;
   method: string;
-  /** 'ok', 'canceled', or the code's name (resource_exhausted). */
-  outcome: string;
-  seconds: number;
+  /** performance.now() when the request arrived. */
+  started: number;
+  /** 'ok', 'canceled', or the code's name (resource_exhausted); the first one decided wins. */
+  outcome?: string;
 }
 
-/** The log line and the metrics of one RPC, however it ended. */
-export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall): void {
-  const { reqId, protocol, method, outcome, seconds } = call;
+export const RPC_CALL = createContextKey<RpcCall | undefined>(undefined, { description: 'the RPC being served' });
+
+/**
+ * The log line and the metrics of one RPC once its response is done: `delivered` is false when
+ * the client went away before the whole answer was written.
+ */
+export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall, delivered: boolean): void {
+  const { reqId, protocol, method } = call;
+  const outcome = delivered ? call.outcome ?? 'canceled' : 'disconnected';
+  const seconds = (performance.now() - call.started) / 1000;
   deps.metrics.request(protocol, method, outcome, seconds);
   deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
 }
@@ -42,16 +52,13 @@ export function countRefusal(metrics: Metrics, err: ServiceError): void {
 export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger }): Interceptor {
   const { keys, metrics, log } = deps;
   return (next) => async (req) => {
-    const start = performance.now();
-    const protocol = protocolOf(req.header.get('content-type'));
     const method = req.method.name;
-    const reqId = req.header.get('x-request-id') ?? '';
-    let finished = false;
-    const finish = (outcome: string) => {
-      if (finished) return;
-      finished = true;
-      recordRpc(deps, { reqId, protocol, method, outcome, seconds: (performance.now() - start) / 1000 });
+    // The adapter gives every call its record; in-process callers without one get their own.
+    const call = req.contextValues.get(RPC_CALL) ?? {
+      reqId: req.header.get('x-request-id') ?? '', protocol: protocolOf(req.header.get('content-type')), method, started: performance.now(),
     };
+    const reqId = call.reqId;
+    const finish = (outcome: string) => { call.outcome ??= outcome; };
     const fail = (err: unknown): ConnectError => {
       const known = err instanceof ConnectError ? err : undefined;
       if (!known) log.error({ reqId, method, err }, 'internal error');
