@@ -52,10 +52,12 @@ export class RetinaFaceDetector implements Detector {
   }
 
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
-    const { width: W, height: H } = dynamicInputSize(image, 32);
+    const { width: W, height: H, scale } = dynamicInputSize(image, 32);
     const plane = W * H;
     const input = new Float32Array(3 * plane);
-    sampleToTensor(image, resizeAffine(1, 1), { out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: 0, std: 1 });
+    sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
+      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: 0, std: 1, antialias: scale < 1,
+    });
     // Per-channel means; the padding must stay at 0 - mean like the original zero padding.
     for (let c = 0; c < 3; c++) {
       for (let i = c * plane; i < (c + 1) * plane; i++) input[i] -= MEAN_BGR[c];
@@ -78,10 +80,11 @@ export class RetinaFaceDetector implements Detector {
       const h = ph * Math.exp(loc[4 * i + 3] * VARIANCES[1]);
       const keypoints = new Float32Array(10);
       for (let k = 0; k < 5; k++) {
-        keypoints[2 * k] = pcx + lm[10 * i + 2 * k] * VARIANCES[0] * pw;
-        keypoints[2 * k + 1] = pcy + lm[10 * i + 2 * k + 1] * VARIANCES[0] * ph;
+        keypoints[2 * k] = (pcx + lm[10 * i + 2 * k] * VARIANCES[0] * pw) / scale;
+        keypoints[2 * k + 1] = (pcy + lm[10 * i + 2 * k + 1] * VARIANCES[0] * ph) / scale;
       }
-      candidates.push({ score: Math.min(1, Math.max(0, score)), box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], keypoints });
+      const box: [number, number, number, number] = [(cx - w / 2) / scale, (cy - h / 2) / scale, (cx + w / 2) / scale, (cy + h / 2) / scale];
+      candidates.push({ score: Math.min(1, Math.max(0, score)), box, keypoints });
     }
     return nonMaxSuppression(candidates, NMS_IOU).map((d) => clipDetection(d, image));
   }
