@@ -1,9 +1,8 @@
 /**
  * Detectors with a dynamic input (YuNet, RetinaFace) run at the image's own size at max_size 0,
  * but at most at 16 megapixels: a 67-megapixel photo is detected at 16 and its boxes come back
- * in the photo's own pixels. Before the cap, ONNX Runtime held about 50
- * bytes per input pixel in the worker (+590 MB at 12 megapixels), so this photo needed over
- * 2 GB and a 100-megapixel one 5 GB.
+ * in the photo's own pixels. Before the cap, ONNX Runtime held about 50 bytes per input pixel
+ * in the worker (+590 MB at 12 megapixels): this photo took 4.2 GB, a 100-megapixel one 5 GB.
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
