@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ArcFaceRecognizer } from '../models/families/arcface.js';
 import { loadRecognizer } from '../models/zoo.js';
 import { IDENTITY } from '../models/sampling.js';
-import { buildOnnx } from '../models/onnx-builder.js';
+import { buildOnnx } from '../models/onnx/build.js';
 import { sharedPath } from './helpers/data.js';
 
 const SHAPE_IN = ['N', 3, 112, 112];
