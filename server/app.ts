@@ -79,6 +79,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     maxFaces: config.maxFaces,
     imageBudgetMs: config.imageBudgetMs,
     draining: draining.signal,
+    log,
   }, {
     log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript,
     // NOT_SERVING while no inference worker is alive: a load balancer sends the work elsewhere.

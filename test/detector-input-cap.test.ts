@@ -38,16 +38,16 @@ for (const [family, model] of [
       const server = await startServer({ FACEREST_DETECTOR: model, FACEREST_WORKERS: '1' });
       const client = new FaceGrpcClient(server.address);
       try {
-        const small = await client.extract({ images: [{ data: GROUP }], maxSize: 0 });
+        const small = await client.extract({ images: [{ data: GROUP }], options: { maxSize: 0 } });
         const meta = await sharp(GROUP).metadata();
         const big = await sharp(GROUP).resize(meta.width! * FACTOR, meta.height! * FACTOR).jpeg({ quality: 90 }).toBuffer();
         const before = rssMiB(server.process.pid!);
         let peak = before;
         const timer = setInterval(() => { peak = Math.max(peak, rssMiB(server.process.pid!)); }, 50);
-        const large = await client.extract({ images: [{ data: big }], maxSize: 0 });
+        const large = await client.extract({ images: [{ data: big }], options: { maxSize: 0 } });
         clearInterval(timer);
         t.diagnostic(`RSS ${before} MiB before, ${peak} MiB at the peak`);
-        assert.equal(large.results[0].error, '');
+        assert.equal(large.results[0].error, undefined);
         assert.equal(large.results[0].width, meta.width! * FACTOR);
         assert.equal(small.results[0].faces.length, 4);
         // Each face of the small photo is found in the big one, in the big photo's pixels (an

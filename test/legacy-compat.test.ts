@@ -40,7 +40,7 @@ for (const [only, variable, present, absent] of [
     });
 
     it(`/extract reports "${present}" and no "${absent}", as the RPC leaves it unset`, async () => {
-      const rpc = await client.extract({ images: [{ data: bbt2 }], extractGa: true });
+      const rpc = await client.extract({ images: [{ data: bbt2 }], options: { returnAgeGender: true } });
       const { status, json } = await postExtract(server.baseUrl, { images: { data: [base64(bbt2)] }, extract_ga: true });
       assert.equal(status, 200);
       assert.equal(json[0].length, 3);

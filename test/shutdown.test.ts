@@ -58,7 +58,7 @@ describe('shutdown', () => {
       assert.ok(await refusesConnections(server.port), 'a new connection was accepted while draining');
       const res = await work;
       assert.equal(res.results.length, PORTRAITS.length);
-      for (const r of res.results) assert.equal(r.error, '');
+      for (const r of res.results) assert.equal(r.error, undefined);
       const [code] = await exited;
       assert.equal(code, 0);
       await watch;
@@ -147,7 +147,7 @@ describe('shutdown with long-lived streams', () => {
     }
     const drive = async (source: AsyncIterable<{ id: string; image: { data: Buffer } }>, answers: string[]) => {
       try {
-        for await (const r of client.extractStream(source)) answers.push(r.result?.error || 'ok');
+        for await (const r of client.extractStream(source)) answers.push(r.result?.error?.message || 'ok');
         return 'ended without an error';
       } catch (err) {
         const e = err as grpc.ServiceError;

@@ -164,7 +164,7 @@ describe('worker failures in the server', () => {
       m.set('FACEREST_TEST_NO_START');
       m.set('FACEREST_TEST_DIE');
       const first = await client.extract({ images: [{ data: photo }] }, { deadline: 10_000 }).then(
-        (r) => r.results[0].error, (e: grpc.ServiceError) => grpc.status[e.code],
+        (r) => r.results[0].error?.message ?? '', (e: grpc.ServiceError) => grpc.status[e.code],
       );
       // The image the worker held fails with it; the call itself is answered.
       assert.match(first, /processing failed|UNAVAILABLE/);
