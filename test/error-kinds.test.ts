@@ -182,7 +182,7 @@ describe('internal error text', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-kinds-'));
     const marker = join(dir, 'die');
     process.env.FACEREST_TEST_DIE_ONCE = marker;
-    const pool = await WorkerPool.start(selectModels({}), 1, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 1, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
     const lines: Record<string, unknown>[] = [];
     const log = pino(new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
     try {

@@ -10,6 +10,8 @@ import sharp from 'sharp';
 import { buildOnnx } from '../models/onnx/build.js';
 import { readModel, writeModel, type ModelProto } from '../models/onnx/model.js';
 import { rewritePrelu } from '../models/onnx/prelu-rewrite.js';
+import { openModelFile } from '../models/onnx/session.js';
+import { loadConfig } from '../server/config.js';
 import { DEFAULT_PACK, packModels } from '../models/packs.js';
 import { readShared } from './helpers/data.js';
 
@@ -108,5 +110,17 @@ describe('PRelu rewrite', () => {
     const once = Float32Array.from(input, (v, i) => (v >= 0 ? v : Math.fround(v * Math.fround([-0.5, 0.3, 1.7][Math.floor(i / 16)]))));
     const twice = Float32Array.from(once, (v, i) => (v >= 0 ? v : Math.fround(v * Math.fround([-0.5, 0.3, 1.7][Math.floor(i / 16)]))));
     assert.equal(maxDiff(await outputs(writeModel(result.model), input, [1, 3, 4, 4]), twice), 0);
+  });
+
+  it('FACEREST_GRAPH_REWRITE=off opens the file as it is', async () => {
+    assert.equal(loadConfig({}).graphRewrite, true);
+    assert.equal(loadConfig({ FACEREST_GRAPH_REWRITE: 'off' }).graphRewrite, false);
+    assert.throws(() => loadConfig({ FACEREST_GRAPH_REWRITE: 'no' }), /FACEREST_GRAPH_REWRITE must be 'on' or 'off'/);
+    const path = packModels(DEFAULT_PACK, 'recognizer')[0].path;
+    const on = await openModelFile(path);
+    const off = await openModelFile(path, { graphRewrite: false });
+    assert.equal(on.rewritten, true);
+    assert.equal(off.rewritten, false);
+    await Promise.all([on.session.release(), off.session.release()]);
   });
 });

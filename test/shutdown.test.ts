@@ -185,7 +185,7 @@ describe('inference worker death', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-die-'));
     const marker = join(dir, 'die');
     process.env.FACEREST_TEST_DIE_ONCE = marker;
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
     try {
       const { image } = await decodeImage(readFace(BBT[0]), 640);
       const copy = () => ({ ...image, data: image.data.slice() });

@@ -79,7 +79,7 @@ describe('worker failures in the pool', () => {
 
   it('an uncaught error in a worker is logged through pino with its message, and the worker is replaced', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log });
     try {
       m.set('FACEREST_TEST_THROW_ONCE');
       await assert.rejects(pool.run(copy(), FULL_QUERY), /inference worker exited \(code 1\)/);
@@ -94,7 +94,7 @@ describe('worker failures in the pool', () => {
 
   it('with no worker alive, queued and new work fails at once with UNAVAILABLE; replacements are retried until one starts', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log });
     const alive: boolean[] = [];
     pool.onAlive = (a) => alive.push(a);
     try {
@@ -127,7 +127,7 @@ describe('worker failures in the pool', () => {
 
   it('the watchdog fails a task stuck past the limit, keeps serving, and ends the worker only once it is idle', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log, taskTimeoutMs: 500 });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log, taskTimeoutMs: 500 });
     try {
       // The first task blocks its worker's thread for 4 s, as a stuck native call would.
       m.set('FACEREST_TEST_HANG_ONCE', '4000');

@@ -54,8 +54,9 @@ export interface StreamResult {
 
 export interface ExtractAllOptions extends ExtractOptions, CallOptions {
   /**
-   * Images sent but not yet answered; the source is read no further ahead than this. Default 16,
-   * the server's own per-stream window, which keeps both of its workers busy.
+   * Images sent but not yet answered; the source is read no further ahead than this. Default 16:
+   * at least the server's own per-stream window (max(2, 4 x its workers)) on machines of up to
+   * four workers, so the server is never left waiting for this client.
    */
   maxInFlight?: number;
 }

@@ -15,8 +15,8 @@ const NMS_IOU = 0.4;
 const MIN_SIZES = [[16, 32], [64, 128], [256, 512]];
 const STEPS = [8, 16, 32];
 const VARIANCES = [0.1, 0.2];
-// BGR means; the three channels share no std, so each is shifted before sampling's scale of 1.
-const MEAN_BGR = [104, 117, 123];
+// Per channel in R, G, B order (the model was trained on BGR minus 104, 117, 123); no std.
+const MEAN_RGB = [123, 117, 104];
 
 export function isRetinaFace(sig: Signature): boolean {
   if (sig.inputs.length !== 1 || sig.outputs.length !== 3) return false;
@@ -56,12 +56,8 @@ export class RetinaFaceDetector implements Detector {
     const plane = W * H;
     const input = new Float32Array(3 * plane);
     sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
-      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: 0, std: 1, antialias: scale < 1,
+      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: MEAN_RGB, std: 1, antialias: scale < 1,
     });
-    // Per-channel means; the padding must stay at 0 - mean like the original zero padding.
-    for (let c = 0; c < 3; c++) {
-      for (let i = c * plane; i < (c + 1) * plane; i++) input[i] -= MEAN_BGR[c];
-    }
     const out = await this.session.run({ [this.session.inputNames[0]]: new ort.Tensor('float32', input, [1, 3, H, W]) });
     const loc = out[this.names.loc].data as Float32Array;
     const conf = out[this.names.conf].data as Float32Array;

@@ -27,11 +27,19 @@ export function openSession(model: Uint8Array): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(model, SESSION_OPTIONS);
 }
 
-/** Reads a model file and opens it; the parsed model comes back too, for families that read its nodes. */
-export async function openModelFile(path: string, options: OpenOptions = {}): Promise<{ session: ort.InferenceSession; model: ModelProto }> {
+export interface OpenedModel {
+  session: ort.InferenceSession;
+  /** The file as parsed, for families that read its nodes. */
+  model: ModelProto;
+  /** Whether the session runs a rewritten graph. */
+  rewritten: boolean;
+}
+
+/** Reads a model file and opens it. */
+export async function openModelFile(path: string, options: OpenOptions = {}): Promise<OpenedModel> {
   const bytes = await readFile(path);
   const model = readModel(bytes);
-  const rewritten = options.graphRewrite === false ? undefined : rewritePrelu(model);
-  const session = await openSession(rewritten ? writeModel(rewritten.model) : bytes);
-  return { session, model };
+  const rewrite = options.graphRewrite === false ? undefined : rewritePrelu(model);
+  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes);
+  return { session, model, rewritten: rewrite !== undefined };
 }

@@ -18,7 +18,7 @@ import type { ModelDescription, RgbImage } from '../../models/types.js';
 import { ServiceError } from '../errors.js';
 import type { TaskTiming } from '../metrics.js';
 import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
-import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
+import type { TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
 
 const PER_WORKER = 2;
 /** The longest close() waits for images already in a worker (one image takes milliseconds). */
@@ -60,9 +60,9 @@ interface Slot {
   lastHeard: number;
 }
 
-function spawn(models: WorkerModels, script: URL): Promise<{ worker: Worker; models: ModelDescription[] }> {
+function spawn(setup: WorkerSetup, script: URL): Promise<{ worker: Worker; models: ModelDescription[] }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: models });
+    const worker = new Worker(script, { workerData: setup });
     const onMessage = (msg: WorkerMessage) => {
       if (msg.type === 'ready') {
         worker.off('message', onMessage).off('error', reject).off('exit', onExit);
@@ -98,7 +98,7 @@ export class WorkerPool {
   /** Told when the pool goes from some live workers to none, and back. */
   onAlive: (alive: boolean) => void = () => undefined;
 
-  private constructor(private readonly files: WorkerModels, private readonly script: URL, readonly models: ModelDescription[],
+  private constructor(private readonly setup: WorkerSetup, private readonly script: URL, readonly models: ModelDescription[],
     options: PoolOptions) {
     this.log = options.log;
     this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
@@ -109,16 +109,16 @@ export class WorkerPool {
   /**
    * Starts `size` workers; resolves once all have loaded and warmed their models.
    */
-  static async start(files: WorkerModels, size: number, options: PoolOptions = {}): Promise<WorkerPool> {
+  static async start(setup: WorkerSetup, size: number, options: PoolOptions = {}): Promise<WorkerPool> {
     const script = options.script ?? WORKER_URL;
-    const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(files, script)));
+    const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(setup, script)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
       await Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.worker.terminate()));
       throw (failed as PromiseRejectedResult).reason;
     }
     const ok = started as PromiseFulfilledResult<{ worker: Worker; models: ModelDescription[] }>[];
-    const pool = new WorkerPool(files, script, ok[0].value.models, options);
+    const pool = new WorkerPool(setup, script, ok[0].value.models, options);
     for (const s of ok) pool.adopt(s.value.worker);
     return pool;
   }
@@ -294,7 +294,7 @@ export class WorkerPool {
   }
 
   private respawn(attempt: number): void {
-    spawn(this.files, this.script).then(({ worker }) => {
+    spawn(this.setup, this.script).then(({ worker }) => {
       if (this.closing) {
         void worker.terminate();
         return;
