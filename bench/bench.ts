@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { Worker } from 'node:worker_threads';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { selectModels } from '../models/select.js';
+import { selectModels } from '../models/packs/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 import { benchPhotos, SHARED } from './photos.js';
 

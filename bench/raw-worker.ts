@@ -6,7 +6,7 @@
  */
 import ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openModelFile } from '../models/onnx/session.js';
+import { openModelFile } from '../models/inference/onnx/session.js';
 
 interface RawJob {
   detector: string;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AllowedOrigins } from './http/cors.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
-import type { ModelOverrides } from '../models/select.js';
+import type { ModelOverrides } from '../models/packs/select.js';
 
 /** What one request may ask of the server; beyond these it gets a clear refusal. */
 export interface Limits {

@@ -1,8 +1,8 @@
 /** The loaded models behind the service: the worker pool and the Extractor that uses it. */
 import type { Logger } from 'pino';
-import { selectModels, type ModelOverrides } from '../models/select.js';
-import type { OpenOptions } from '../models/onnx/session.js';
-import type { ModelDescription } from '../models/types.js';
+import { selectModels, type ModelOverrides } from '../models/packs/select.js';
+import type { OpenOptions } from '../models/inference/onnx/session.js';
+import type { ModelDescription } from '../models/inference/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
 import { WorkerPool } from './pool/worker-pool.js';
 

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Gender, ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { loadAttributeModel } from '../models/zoo.js';
+import { loadAttributeModel } from '../models/inference/zoo.js';
 import { BBT, readFace, sharedPath } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
-import { buildOnnx } from '../models/onnx/build.js';
+import { buildOnnx } from '../models/inference/onnx/build.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /** A genderage-layout model that answers `logits` whatever the face: x * 0 + logits. */

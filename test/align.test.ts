@@ -1,8 +1,8 @@
 /** The least-squares similarity fit behind face alignment. */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { sampleToRgb } from '../models/sampling.js';
-import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap, fitSimilarity, inverseAffine } from '../server/pipeline/align.js';
+import { sampleToRgb } from '../models/inference/sampling.js';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap, fitSimilarity, inverseAffine } from '../server/worker/align.js';
 
 const apply = ([a, b, tx, ty]: number[], x: number, y: number) => [a * x - b * y + tx, b * x + a * y + ty];
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 
 const run = promisify(execFile);
 

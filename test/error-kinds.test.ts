@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import sharp from 'sharp';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ExtractRequestSchema, FaceService, ImageErrorCode } from '../gen/facerest/v1/face_service_pb.js';
-import { selectModels } from '../models/select.js';
+import { selectModels } from '../models/packs/select.js';
 import { Metrics } from '../server/metrics.js';
 import { Admission, FifoBudget } from '../server/pipeline/admission.js';
 import { Extractor } from '../server/pipeline/extract.js';

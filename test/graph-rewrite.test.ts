@@ -7,12 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { buildOnnx } from '../models/onnx/build.js';
-import { readModel, writeModel, type ModelProto } from '../models/onnx/model.js';
-import { rewritePrelu } from '../models/onnx/prelu-rewrite.js';
-import { openModelFile } from '../models/onnx/session.js';
+import { buildOnnx } from '../models/inference/onnx/build.js';
+import { readModel, writeModel, type ModelProto } from '../models/inference/onnx/model.js';
+import { rewritePrelu } from '../models/inference/onnx/prelu-rewrite.js';
+import { openModelFile } from '../models/inference/onnx/session.js';
 import { loadConfig } from '../server/config.js';
-import { DEFAULT_PACK, packModels } from '../models/packs.js';
+import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import { readShared } from './helpers/data.js';
 
 const OPTIONS = { logSeverityLevel: 3 as const };

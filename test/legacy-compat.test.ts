@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Gender } from '../gen/facerest/v1/face_service_pb.js';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { BBT, readFace } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
 import { startServer, type TestServer } from './helpers/server.js';

@@ -16,10 +16,10 @@ import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import * as grpc from '@grpc/grpc-js';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../gen/grpc/health/v1/health_pb.js';
 import { loadConfig } from '../server/config.js';
-import { selectModels } from '../models/select.js';
+import { selectModels } from '../models/packs/select.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { WorkerPool } from '../server/pool/worker-pool.js';
-import { FULL_QUERY, type FoundFace } from '../server/pipeline/faces.js';
+import { FULL_QUERY, type FoundFace } from '../server/worker/faces.js';
 import { BBT, readFace, readShared } from './helpers/data.js';
 import { startServer } from './helpers/server.js';
 

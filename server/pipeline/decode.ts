@@ -5,8 +5,8 @@
  */
 import sharp from 'sharp';
 import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
-import type { RgbImage } from '../../models/types.js';
-import { ALIGNED_SIZE } from './align.js';
+import type { RgbImage } from '../../models/inference/types.js';
+import { ALIGNED_SIZE } from '../worker/align.js';
 import { checkImageFormat } from './image-format.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */

@@ -10,7 +10,7 @@ import {
   type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
   type Face, type ImageResult, Gender, ImageErrorCode, ImageErrorSchema,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import type { RgbImage } from '../../models/types.js';
+import type { RgbImage } from '../../models/inference/types.js';
 import type { Limits } from '../config.js';
 import { hiddenFailure, ServiceError } from '../errors.js';
 import type { Logger } from 'pino';
@@ -19,7 +19,7 @@ import { NO_WORKER_MESSAGE, TaskTimeoutError, type WorkerPool } from '../pool/wo
 import type { Admission, FifoBudget, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
-import type { FoundFace } from './faces.js';
+import type { FoundFace } from '../worker/faces.js';
 import { planImages, type ImagePlan, type OptionNames, type ServerCaps } from './options.js';
 
 const FACE_JPEG_QUALITY = 90;

@@ -5,7 +5,7 @@
  */
 import type { ExtractOptions } from '../../gen/facerest/v1/face_service_pb.js';
 import { ServiceError } from '../errors.js';
-import type { FaceQuery } from './faces.js';
+import type { FaceQuery } from '../worker/faces.js';
 
 export const DEFAULT_MAX_SIZE = 640;
 

@@ -1,9 +1,9 @@
 /** The messages between the pool (main thread) and its workers. */
-import type { ModelSelection } from '../../models/select.js';
-import type { OpenOptions } from '../../models/onnx/session.js';
-import type { ModelDescription, RgbImage } from '../../models/types.js';
+import type { ModelSelection } from '../../models/packs/select.js';
+import type { OpenOptions } from '../../models/inference/onnx/session.js';
+import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
+import type { FaceQuery, FaceResult } from '../worker/faces.js';
 
 /** What a worker loads at start (its workerData). */
 export interface WorkerSetup {

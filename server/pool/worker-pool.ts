@@ -1,7 +1,7 @@
 /**
  * A fixed pool of inference workers. Each worker takes at most two tasks at a time (one running,
  * one queued beside it so it never idles between messages), not counting images with many faces,
- * which share the worker's time with the others (see worker.ts); the rest wait here, one queue
+ * which share the worker's time with the others (see server/worker/thread.ts); the rest wait here, one queue
  * per call (an Extract request, a stream), served round-robin so that a call with many images
  * cannot keep the workers from everyone else.
  *
@@ -14,16 +14,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ModelDescription, RgbImage } from '../../models/types.js';
+import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
 import { ServiceError } from '../errors.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
+import type { FaceQuery, FaceResult } from '../worker/faces.js';
 import type { TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
 
 const PER_WORKER = 2;
 /** The longest close() waits for images already in a worker (one image takes milliseconds). */
 const CLOSE_WAIT_MS = 5000;
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+const WORKER_URL = new URL('../worker/thread.js', import.meta.url);
 /** Replacement attempts: the first at once, then doubling delays up to the cap. */
 const RESPAWN_FIRST_DELAY_MS = 250;
 const RESPAWN_MAX_DELAY_MS = 30_000;
@@ -54,7 +54,7 @@ interface Task {
 interface Slot {
   worker: Worker;
   running: Map<number, Task>;
-  /** Tasks with many faces, which share the worker's time with the others (see worker.ts). */
+  /** Tasks with many faces, which share the worker's time with the others (see server/worker/thread.ts). */
   heavy: Set<number>;
   /** When the worker last sent a message, or was given work while idle. */
   lastHeard: number;

@@ -4,7 +4,7 @@ import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import type { ModelDescription, ModelRoleName } from '../../models/types.js';
+import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
 import { ServiceError, toConnectError } from '../errors.js';
 import type { Call } from '../pipeline/extract.js';

@@ -3,11 +3,11 @@
  * synchronously on the calling thread, so sessions must live off the event loop).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
-import type { AttributeModel, ModelDescription } from '../../models/types.js';
-import { extractFaces, findFaces, type FaceModels, type ModelSeconds } from '../pipeline/faces.js';
-import { IDENTITY } from '../../models/sampling.js';
-import type { TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/inference/zoo.js';
+import type { AttributeModel, ModelDescription } from '../../models/inference/types.js';
+import { extractFaces, findFaces, type FaceModels, type ModelSeconds } from './faces.js';
+import { IDENTITY } from '../../models/inference/sampling.js';
+import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.js';
 import type { TaskTiming } from '../metrics.js';
 
 /**

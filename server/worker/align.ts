@@ -2,7 +2,7 @@
  * Face alignment: the least-squares similarity transform (rotation, uniform scale, translation)
  * that takes five detected landmarks onto InsightFace's ArcFace 112x112 template.
  */
-import type { Affine } from '../../models/sampling.js';
+import type { Affine } from '../../models/inference/sampling.js';
 
 export const ALIGNED_SIZE = 112;
 

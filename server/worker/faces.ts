@@ -3,10 +3,10 @@
  * landmarks -> align -> embed -> L2-normalise. Coordinates are in pixels of the image it is
  * given (the main thread maps them back to the original).
  */
-import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/sampling.js';
+import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/inference/sampling.js';
 import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
-} from '../../models/types.js';
+} from '../../models/inference/types.js';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap } from './align.js';
 
 export interface FaceModels {
@@ -133,7 +133,7 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
   return (await extractFaces(models, image, q)).faces;
 }
 
-/** How a long image shares its worker (server/pool/worker.ts). */
+/** How a long image shares its worker (server/worker/thread.ts). */
 export interface FaceHooks {
   /** Called once when the image has more than one group of faces. */
   heavy?(): void;
