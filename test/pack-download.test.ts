@@ -132,7 +132,7 @@ describe('model pack download', () => {
 
   it('npm run models -- <pack> downloads through FACEREST_PACK_MIRROR and checks the pinned sum', async () => {
     // The mirror serves our test zip under the official name: the pinned sha256 must catch it.
-    const cli = join(PROJECT_ROOT, 'dist', 'models', 'fetch', 'cli.js');
+    const cli = join(PROJECT_ROOT, 'dist', 'models', 'packs', 'fetch', 'cli.js');
     const env = { ...process.env, FACEREST_MODELS_DIR: models, FACEREST_PACK_MIRROR: `${base}/ok/` };
     await assert.rejects(run(process.execPath, [cli, 'buffalo_sc'], { env }),
       (err: { code: number; stderr: string }) => err.code === 1
