@@ -18,7 +18,15 @@ export type ErrorKind =
   /** Transient: the server is full right now; retry after the hint. */
   | 'overloaded'
   /** Transient: the server cannot serve now (models loading, draining, no inference worker). */
-  | 'unavailable';
+  | 'unavailable'
+  /** A named thing (collection, subject, face) does not exist. */
+  | 'not_found'
+  /** The name is taken. */
+  | 'already_exists'
+  /** The request is valid but the state does not allow it (a collection bound to another recognizer). */
+  | 'failed_precondition'
+  /** The API key is valid but not for this (a key scoped to other collections). */
+  | 'permission_denied';
 
 interface KindAnswer {
   code: Code;
@@ -36,6 +44,10 @@ export const ERROR_KINDS: Readonly<Record<ErrorKind, KindAnswer>> = {
   unauthenticated: { code: Code.Unauthenticated, http: 401, retry: false, headers: { 'www-authenticate': 'Bearer' } },
   overloaded: { code: Code.ResourceExhausted, http: 429, retry: true },
   unavailable: { code: Code.Unavailable, http: 503, retry: true },
+  not_found: { code: Code.NotFound, http: 404, retry: false },
+  already_exists: { code: Code.AlreadyExists, http: 409, retry: false },
+  failed_precondition: { code: Code.FailedPrecondition, http: 400, retry: false },
+  permission_denied: { code: Code.PermissionDenied, http: 403, retry: false },
 };
 
 /** Seconds a refused caller is told to wait: the admission queue holds about a second of work. */

@@ -38,7 +38,8 @@ export interface FaceRecord {
   id: string;
   subject: string;
   createdAt: Date;
-  hasCrop: boolean;
+  /** The aligned face (JPEG), when stored. */
+  crop?: Uint8Array;
 }
 
 export interface SubjectSummary {
@@ -73,8 +74,8 @@ export interface GalleryStore {
   /** Adds faces to a subject (created on first use), atomically; answers their new ids in order. */
   addFaces(collection: string, subject: string, faces: NewFace[]): Promise<string[]>;
   /**
-   * For each query, up to `topK` faces with score >= `minScore`, best first. Exact or with
-   * recall@10 >= 0.99 (the bench measures it).
+   * For each query, up to `topK` subjects with a face scoring >= `minScore`, each by its best
+   * face, best first. Exact, or with recall@10 >= 0.99 (bench:gallery measures it).
    */
   search(collection: string, queries: Float32Array[], topK: number, minScore: number): Promise<Match[][]>;
 
@@ -84,9 +85,10 @@ export interface GalleryStore {
   getSubject(collection: string, subject: string): Promise<{ name: string; faces: FaceRecord[] } | undefined>;
   /** Faces removed; 0 when the subject was unknown. */
   deleteSubject(collection: string, subject: string): Promise<number>;
+  /** False when unknown. A subject left without faces is removed with its last face. */
   deleteFace(collection: string, faceId: string): Promise<boolean>;
-  /** One face with its embedding (Verify by face_id) and crop; undefined when unknown. */
-  getFace(collection: string, faceId: string): Promise<(FaceRecord & { embedding: Float32Array; crop?: Uint8Array }) | undefined>;
+  /** One face with its embedding (Verify by face_id); undefined when unknown. */
+  getFace(collection: string, faceId: string): Promise<(FaceRecord & { embedding: Float32Array }) | undefined>;
 
   /**
    * Reembed, step 1: the faces with crops, `batch` at a time after the cursor (face id order).

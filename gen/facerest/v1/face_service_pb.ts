@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file facerest/v1/face_service.proto.
  */
 export const file_facerest_v1_face_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiiwIKDkV4dHJhY3RPcHRpb25zEhUKCG1heF9zaXplGAEgASgNSACIAQESIAoTZGV0ZWN0aW9uX3RocmVzaG9sZBgCIAEoAkgBiAEBEhoKEmtlZXBfbGFyZ2VzdF9mYWNlcxgDIAEoDRIYChBtaW5fZmFjZV9zaXplX3B4GAQgASgNEhYKDnNraXBfZW1iZWRkaW5nGAUgASgIEhsKE3JldHVybl9hbGlnbmVkX2ZhY2UYBiABKAgSGQoRcmV0dXJuX2FnZV9nZW5kZXIYByABKAgSFQoNYWxpZ25lZF9pbnB1dBgIIAEoCEILCglfbWF4X3NpemVCFgoUX2RldGVjdGlvbl90aHJlc2hvbGQiYgoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USLAoHb3B0aW9ucxgCIAEoCzIbLmZhY2VyZXN0LnYxLkV4dHJhY3RPcHRpb25zIjwKD0V4dHJhY3RSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQicwoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIsCgdvcHRpb25zGAMgASgLMhsuZmFjZXJlc3QudjEuRXh0cmFjdE9wdGlvbnMiTQoVRXh0cmFjdFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgJEigKBnJlc3VsdBgCIAEoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0Io8BCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USJgoFZXJyb3IYAiABKAsyFy5mYWNlcmVzdC52MS5JbWFnZUVycm9yEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgiSAoKSW1hZ2VFcnJvchIpCgRjb2RlGAEgASgOMhsuZmFjZXJlc3QudjEuSW1hZ2VFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLDAQoERmFjZRINCgVzY29yZRgBIAEoAhIdCgNib3gYAiABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAMgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAQgAygCEhQKDGFsaWduZWRfZmFjZRgFIAEoDBIQCgNhZ2UYBiABKAJIAIgBARIjCgZnZW5kZXIYByABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXJCBgoEX2FnZSI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCKugBCg5JbWFnZUVycm9yQ29kZRIgChxJTUFHRV9FUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASJwojSU1BR0VfRVJST1JfQ09ERV9VTlNVUFBPUlRFRF9GT1JNQVQQARIcChhJTUFHRV9FUlJPUl9DT0RFX0NPUlJVUFQQAhIeChpJTUFHRV9FUlJPUl9DT0RFX1RPT19MQVJHRRADEiUKIUlNQUdFX0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAEEiYKIklNQUdFX0VSUk9SX0NPREVfUFJPQ0VTU0lOR19GQUlMRUQQBSqQAQoJTW9kZWxSb2xlEhoKFk1PREVMX1JPTEVfVU5TUEVDSUZJRUQQABIXChNNT0RFTF9ST0xFX0RFVEVDVE9SEAESGAoUTU9ERUxfUk9MRV9MQU5ETUFSS1MQAhIZChVNT0RFTF9ST0xFX1JFQ09HTklaRVIQAxIZChVNT0RFTF9ST0xFX0FUVFJJQlVURVMQBCpECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIy7AEKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiiwIKDkV4dHJhY3RPcHRpb25zEhUKCG1heF9zaXplGAEgASgNSACIAQESIAoTZGV0ZWN0aW9uX3RocmVzaG9sZBgCIAEoAkgBiAEBEhoKEmtlZXBfbGFyZ2VzdF9mYWNlcxgDIAEoDRIYChBtaW5fZmFjZV9zaXplX3B4GAQgASgNEhYKDnNraXBfZW1iZWRkaW5nGAUgASgIEhsKE3JldHVybl9hbGlnbmVkX2ZhY2UYBiABKAgSGQoRcmV0dXJuX2FnZV9nZW5kZXIYByABKAgSFQoNYWxpZ25lZF9pbnB1dBgIIAEoCEILCglfbWF4X3NpemVCFgoUX2RldGVjdGlvbl90aHJlc2hvbGQiYgoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USLAoHb3B0aW9ucxgCIAEoCzIbLmZhY2VyZXN0LnYxLkV4dHJhY3RPcHRpb25zIjwKD0V4dHJhY3RSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQicwoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIsCgdvcHRpb25zGAMgASgLMhsuZmFjZXJlc3QudjEuRXh0cmFjdE9wdGlvbnMiTQoVRXh0cmFjdFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgJEigKBnJlc3VsdBgCIAEoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0Io8BCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USJgoFZXJyb3IYAiABKAsyFy5mYWNlcmVzdC52MS5JbWFnZUVycm9yEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgiSAoKSW1hZ2VFcnJvchIpCgRjb2RlGAEgASgOMhsuZmFjZXJlc3QudjEuSW1hZ2VFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLDAQoERmFjZRINCgVzY29yZRgBIAEoAhIdCgNib3gYAiABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAMgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAQgAygCEhQKDGFsaWduZWRfZmFjZRgFIAEoDBIQCgNhZ2UYBiABKAJIAIgBARIjCgZnZW5kZXIYByABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXJCBgoEX2FnZSI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCIhsKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAIijQEKCUZhY2VJbnB1dBIjCgVpbWFnZRgBIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlSAASKwoJZW1iZWRkaW5nGAIgASgLMhYuZmFjZXJlc3QudjEuRW1iZWRkaW5nSAASEQoHZmFjZV9pZBgDIAEoCUgAEhIKCmNvbGxlY3Rpb24YBCABKAlCBwoFaW5wdXQiqQEKDVZlcmlmeVJlcXVlc3QSIQoBYRgBIAEoCzIWLmZhY2VyZXN0LnYxLkZhY2VJbnB1dBIhCgFiGAIgASgLMhYuZmFjZXJlc3QudjEuRmFjZUlucHV0EhYKCXRocmVzaG9sZBgDIAEoAkgAiAEBEiwKB29wdGlvbnMYBCABKAsyGy5mYWNlcmVzdC52MS5FeHRyYWN0T3B0aW9uc0IMCgpfdGhyZXNob2xkIowBCg5WZXJpZnlSZXNwb25zZRINCgVzY29yZRgBIAEoAhIMCgRzYW1lGAIgASgIEhEKCXRocmVzaG9sZBgDIAEoAhIkCgFhGAQgASgLMhkuZmFjZXJlc3QudjEuVmVyaWZpZWRGYWNlEiQKAWIYBSABKAsyGS5mYWNlcmVzdC52MS5WZXJpZmllZEZhY2UiUQoMVmVyaWZpZWRGYWNlEh8KBGZhY2UYASABKAsyES5mYWNlcmVzdC52MS5GYWNlEg8KB2ZhY2VfaWQYAiABKAkSDwoHc3ViamVjdBgDIAEoCSqrAgoOSW1hZ2VFcnJvckNvZGUSIAocSU1BR0VfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEicKI0lNQUdFX0VSUk9SX0NPREVfVU5TVVBQT1JURURfRk9STUFUEAESHAoYSU1BR0VfRVJST1JfQ09ERV9DT1JSVVBUEAISHgoaSU1BR0VfRVJST1JfQ09ERV9UT09fTEFSR0UQAxIlCiFJTUFHRV9FUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBBImCiJJTUFHRV9FUlJPUl9DT0RFX1BST0NFU1NJTkdfRkFJTEVEEAUSHAoYSU1BR0VfRVJST1JfQ09ERV9OT19GQUNFEAYSIwofSU1BR0VfRVJST1JfQ09ERV9NVUxUSVBMRV9GQUNFUxAHKpABCglNb2RlbFJvbGUSGgoWTU9ERUxfUk9MRV9VTlNQRUNJRklFRBAAEhcKE01PREVMX1JPTEVfREVURUNUT1IQARIYChRNT0RFTF9ST0xFX0xBTkRNQVJLUxACEhkKFU1PREVMX1JPTEVfUkVDT0dOSVpFUhADEhkKFU1PREVMX1JPTEVfQVRUUklCVVRFUxAEKkQKBkdlbmRlchIWChJHRU5ERVJfVU5TUEVDSUZJRUQQABIRCg1HRU5ERVJfRkVNQUxFEAESDwoLR0VOREVSX01BTEUQAjKvAgoLRmFjZVNlcnZpY2USRAoHRXh0cmFjdBIbLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXF1ZXN0GhwuZmFjZXJlc3QudjEuRXh0cmFjdFJlc3BvbnNlEloKDUV4dHJhY3RTdHJlYW0SIS5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVxdWVzdBoiLmZhY2VyZXN0LnYxLkV4dHJhY3RTdHJlYW1SZXNwb25zZSgBMAESOwoESW5mbxIYLmZhY2VyZXN0LnYxLkluZm9SZXF1ZXN0GhkuZmFjZXJlc3QudjEuSW5mb1Jlc3BvbnNlEkEKBlZlcmlmeRIaLmZhY2VyZXN0LnYxLlZlcmlmeVJlcXVlc3QaGy5mYWNlcmVzdC52MS5WZXJpZnlSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * An encoded image file: JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.
@@ -490,6 +490,188 @@ export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
   messageDesc(file_facerest_v1_face_service, 13);
 
 /**
+ * An embedding given by the caller: as many values as the recognizer's embedding size. It is
+ * L2-normalised by the server.
+ *
+ * @generated from message facerest.v1.Embedding
+ */
+export type Embedding = Message<"facerest.v1.Embedding"> & {
+  /**
+   * @generated from field: repeated float values = 1;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message facerest.v1.Embedding.
+ * Use `create(EmbeddingSchema)` to create a new message.
+ */
+export const EmbeddingSchema: GenMessage<Embedding> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 14);
+
+/**
+ * One face to compare.
+ *
+ * @generated from message facerest.v1.FaceInput
+ */
+export type FaceInput = Message<"facerest.v1.FaceInput"> & {
+  /**
+   * @generated from oneof facerest.v1.FaceInput.input
+   */
+  input: {
+    /**
+     * An encoded image: its largest face is used.
+     *
+     * @generated from field: facerest.v1.Image image = 1;
+     */
+    value: Image;
+    case: "image";
+  } | {
+    /**
+     * @generated from field: facerest.v1.Embedding embedding = 2;
+     */
+    value: Embedding;
+    case: "embedding";
+  } | {
+    /**
+     * A face enrolled in `collection`.
+     *
+     * @generated from field: string face_id = 3;
+     */
+    value: string;
+    case: "faceId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The collection of face_id.
+   *
+   * @generated from field: string collection = 4;
+   */
+  collection: string;
+};
+
+/**
+ * Describes the message facerest.v1.FaceInput.
+ * Use `create(FaceInputSchema)` to create a new message.
+ */
+export const FaceInputSchema: GenMessage<FaceInput> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 15);
+
+/**
+ * @generated from message facerest.v1.VerifyRequest
+ */
+export type VerifyRequest = Message<"facerest.v1.VerifyRequest"> & {
+  /**
+   * @generated from field: facerest.v1.FaceInput a = 1;
+   */
+  a?: FaceInput | undefined;
+
+  /**
+   * @generated from field: facerest.v1.FaceInput b = 2;
+   */
+  b?: FaceInput | undefined;
+
+  /**
+   * Same person when the score is at least this. Absent: the recognizer's measured
+   * same-person threshold (InfoResponse's same_person_threshold).
+   *
+   * @generated from field: optional float threshold = 3;
+   */
+  threshold?: number | undefined;
+
+  /**
+   * Detection options for image inputs.
+   *
+   * @generated from field: facerest.v1.ExtractOptions options = 4;
+   */
+  options?: ExtractOptions | undefined;
+};
+
+/**
+ * Describes the message facerest.v1.VerifyRequest.
+ * Use `create(VerifyRequestSchema)` to create a new message.
+ */
+export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 16);
+
+/**
+ * @generated from message facerest.v1.VerifyResponse
+ */
+export type VerifyResponse = Message<"facerest.v1.VerifyResponse"> & {
+  /**
+   * Cosine similarity of the two embeddings, in [-1, 1].
+   *
+   * @generated from field: float score = 1;
+   */
+  score: number;
+
+  /**
+   * score >= threshold.
+   *
+   * @generated from field: bool same = 2;
+   */
+  same: boolean;
+
+  /**
+   * The threshold used.
+   *
+   * @generated from field: float threshold = 3;
+   */
+  threshold: number;
+
+  /**
+   * The faces compared.
+   *
+   * @generated from field: facerest.v1.VerifiedFace a = 4;
+   */
+  a?: VerifiedFace | undefined;
+
+  /**
+   * @generated from field: facerest.v1.VerifiedFace b = 5;
+   */
+  b?: VerifiedFace | undefined;
+};
+
+/**
+ * Describes the message facerest.v1.VerifyResponse.
+ * Use `create(VerifyResponseSchema)` to create a new message.
+ */
+export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 17);
+
+/**
+ * @generated from message facerest.v1.VerifiedFace
+ */
+export type VerifiedFace = Message<"facerest.v1.VerifiedFace"> & {
+  /**
+   * The face found, for an image input (its box, landmarks and embedding); for other inputs,
+   * only the embedding.
+   *
+   * @generated from field: facerest.v1.Face face = 1;
+   */
+  face?: Face | undefined;
+
+  /**
+   * For an enrolled face: its id and subject.
+   *
+   * @generated from field: string face_id = 2;
+   */
+  faceId: string;
+
+  /**
+   * @generated from field: string subject = 3;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message facerest.v1.VerifiedFace.
+ * Use `create(VerifiedFaceSchema)` to create a new message.
+ */
+export const VerifiedFaceSchema: GenMessage<VerifiedFace> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 18);
+
+/**
  * @generated from enum facerest.v1.ImageErrorCode
  */
 export enum ImageErrorCode {
@@ -533,6 +715,20 @@ export enum ImageErrorCode {
    * @generated from enum value: IMAGE_ERROR_CODE_PROCESSING_FAILED = 5;
    */
   PROCESSING_FAILED = 5,
+
+  /**
+   * No face was found where one is needed (Verify, Enroll).
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_NO_FACE = 6;
+   */
+  NO_FACE = 6,
+
+  /**
+   * Several faces where one is needed: Enroll refuses such an image unless largest_face is set.
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_MULTIPLE_FACES = 7;
+   */
+  MULTIPLE_FACES = 7,
 }
 
 /**
@@ -644,6 +840,17 @@ export const FaceService: GenService<{
     methodKind: "unary";
     input: typeof InfoRequestSchema;
     output: typeof InfoResponseSchema;
+  },
+  /**
+   * Verify tells whether two faces are the same person: each given as an image (its largest
+   * face), an embedding, or an enrolled face of a gallery collection.
+   *
+   * @generated from rpc facerest.v1.FaceService.Verify
+   */
+  verify: {
+    methodKind: "unary";
+    input: typeof VerifyRequestSchema;
+    output: typeof VerifyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_facerest_v1_face_service, 0);
