@@ -13,6 +13,9 @@ import { prepareEngine, type Engine } from './engine.js';
 import { listen, type Handler } from './http/listener.js';
 import { createHandler } from './http/routes.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
+import { galleryRoutes, verifyHandler } from './rpc/gallery-service.js';
+import { openStore } from './gallery/open-store.js';
+import { Gallery } from './gallery/service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
 import { observeRpcs } from './rpc/interceptor.js';
 import { rpcAdapter } from './rpc/adapter.js';
@@ -86,9 +89,17 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     onAlive: (alive) => health.set(alive),
   });
   const keys = new ApiKeys(config.apiKeys);
+  // The gallery's store opens while the models load; the service is SERVING once both are ready.
+  const storeReady = openStore(config.gallery);
+  let gallery: Gallery | undefined;
+  const galleryOf = (): Gallery => {
+    if (!gallery) throw new ServiceError('unavailable', 'the gallery is still opening; retry shortly');
+    return gallery;
+  };
   const connect = rpcAdapter({
     routes: (router) => {
-      faceServiceRoutes(() => engine, VERSION)(router);
+      faceServiceRoutes(() => engine, VERSION, verifyHandler(galleryOf, keys))(router);
+      galleryRoutes(galleryOf, keys)(router);
       healthRoutes(health)(router);
     },
     interceptors: [observeRpcs({ keys, metrics, log })],
@@ -118,12 +129,16 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     onOverloaded: () => metrics.reject('overloaded'),
   });
 
-  const ready = loadEngine().then((e) => {
+  const ready = Promise.all([loadEngine(), storeReady]).then(([e, store]) => {
     engine = e;
+    gallery = new Gallery(store, () => engine, config.gallery.limits);
     health.set(true);
     return e.models;
   });
-  ready.catch(() => listener.close(0));
+  ready.catch(() => {
+    void listener.close(0);
+    void storeReady.then((s) => s.close(), () => undefined);
+  });
 
   return {
     port: listener.port,
@@ -150,6 +165,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       // Answers already written (a Watch's last status, a stream's trailers) still reach their clients.
       await listener.close(CLOSE_GRACE_MS);
       await engine?.close();
+      await gallery?.close();
     },
   };
 }

@@ -1,6 +1,9 @@
 /** Configuration from the environment, validated once at startup. */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
+import type { GalleryLimits } from './gallery/service.js';
+import type { ApiKey } from './http/auth.js';
 import type { AllowedOrigins } from './http/cors.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
 import type { ModelOverrides } from '../models/packs/select.js';
@@ -22,6 +25,15 @@ export interface Limits {
 export interface TlsFiles {
   cert: Buffer;
   key: Buffer;
+}
+
+/** Where the gallery lives: PostgreSQL when a URL is given, else SQLite in dataDir. */
+export interface GallerySettings {
+  /** FACEREST_DATA_DIR: the embedded store's folder. */
+  dataDir: string;
+  /** FACEREST_DATABASE_URL: postgres://... (PostgreSQL with pgvector). */
+  databaseUrl?: string;
+  limits: GalleryLimits;
 }
 
 /** The network edge (server/http/): timeouts and caps for clients that stall, flood or never read. */
@@ -63,7 +75,7 @@ export interface Config extends ModelOverrides {
   /** How long SIGTERM waits for admitted requests before closing. */
   drainSeconds: number;
   /** Accepted API keys; empty = no authentication. */
-  apiKeys: string[];
+  apiKeys: ApiKey[];
   tls?: TlsFiles;
   logLevel: string;
   // Scheduling and resource budgets (issue 10: admission, worker pool, drain).
@@ -79,6 +91,8 @@ export interface Config extends ModelOverrides {
   taskTimeoutSeconds: number;
   /** Network edge (server/http/listener.ts). */
   network: NetworkLimits;
+  /** The gallery's storage and limits (issue 12). */
+  gallery: GallerySettings;
 }
 
 // Scheduling and resource budgets (issue 10); the numbers behind them are in the README.
@@ -118,13 +132,24 @@ function readConfigFile(name: string, file: string): Buffer {
 }
 
 /** Keys from FACEREST_API_KEYS (comma-separated) and FACEREST_API_KEYS_FILE (one per line, # comments). */
-function apiKeys(env: NodeJS.ProcessEnv): string[] {
-  const keys = (env.FACEREST_API_KEYS ?? '').split(',');
+/** A line of the keys file: `<key>`, or `<key> collections=a,b` for a key scoped to those gallery collections. */
+function keyLine(line: string): ApiKey {
+  const [key, ...rest] = line.split(/\s+/);
+  if (rest.length === 0) return { key };
+  const scope = /^collections=([A-Za-z0-9_.,-]+)$/.exec(rest.join(' '));
+  if (!scope || rest.length > 1) throw new Error(`FACEREST_API_KEYS_FILE: after a key, only "collections=<name>,<name>" may follow (got "${rest.join(' ')}")`);
+  return { key, collections: scope[1].split(',').filter(Boolean) };
+}
+
+function apiKeys(env: NodeJS.ProcessEnv): ApiKey[] {
+  const keys: ApiKey[] = (env.FACEREST_API_KEYS ?? '').split(',').map((k) => ({ key: k.trim() }));
   const file = path(env, 'FACEREST_API_KEYS_FILE');
-  if (file) keys.push(...readConfigFile('FACEREST_API_KEYS_FILE', file).toString('utf8').split(/\r?\n/).filter((l) => !l.startsWith('#')));
-  const cleaned = keys.map((k) => k.trim()).filter(Boolean);
-  const short = cleaned.find((k) => k.length < 16);
-  if (short !== undefined) throw new Error('API keys must be at least 16 characters long');
+  if (file) {
+    const lines = readConfigFile('FACEREST_API_KEYS_FILE', file).toString('utf8').split(/\r?\n/).map((l) => l.trim());
+    keys.push(...lines.filter((l) => l && !l.startsWith('#')).map(keyLine));
+  }
+  const cleaned = keys.filter((k) => k.key);
+  if (cleaned.some((k) => k.key.length < 16)) throw new Error('API keys must be at least 16 characters long');
   return cleaned;
 }
 
@@ -192,6 +217,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // Measured: an HTTP/2 stream that sent only its headers holds about 75 KB; the connection
       // and stream caps alone would allow 100,000 of them.
       maxRequests: integer(env, 'FACEREST_MAX_REQUESTS', 4096, 1, 1_000_000),
+    },
+    gallery: {
+      dataDir: resolve(env.FACEREST_DATA_DIR || 'data'),
+      databaseUrl: env.FACEREST_DATABASE_URL || undefined,
+      limits: {
+        maxCollections: integer(env, 'FACEREST_MAX_COLLECTIONS', 1000, 1, 1_000_000),
+        maxFacesPerCollection: integer(env, 'FACEREST_MAX_FACES_PER_COLLECTION', 1_000_000, 1, 1_000_000_000),
+        maxPageSize: integer(env, 'FACEREST_MAX_PAGE_SIZE', 1000, 1, 1_000_000),
+      },
     },
   };
 }

@@ -1,14 +1,24 @@
 /** The loaded models behind the service: the worker pool and the Extractor that uses it. */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { RecognizerBinding } from './gallery/store.js';
 import { selectModels, type ModelOverrides } from '../models/packs/select.js';
 import type { OpenOptions } from '../models/inference/onnx/session.js';
 import type { ModelDescription } from '../models/inference/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
 import { WorkerPool } from './pool/worker-pool.js';
 
+/** The loaded recognizer, as the gallery binds collections to it. */
+export interface LoadedRecognizer extends RecognizerBinding {
+  /** Its measured same-person cosine threshold (0 when not measured). */
+  threshold: number;
+}
+
 export interface Engine {
   extractor: Extractor;
   models: ModelDescription[];
+  recognizer: LoadedRecognizer;
   /** Images waiting for an inference worker. */
   queued(): number;
   close(): Promise<void>;
@@ -34,9 +44,17 @@ export function prepareEngine(choice: ModelOverrides & OpenOptions, workers: num
     });
     pool.onTask = (t) => deps.metrics.task(t);
     pool.onAlive = settings.onAlive;
+    const described = pool.models.find((m) => m.role === 'recognizer')!;
+    const recognizer: LoadedRecognizer = {
+      name: described.name,
+      sha256: createHash('sha256').update(await readFile(setup.models.recognizer.path)).digest('hex'),
+      dim: described.embeddingSize,
+      threshold: described.samePersonThreshold,
+    };
     return {
       extractor: new Extractor(pool, deps),
       models: pool.models,
+      recognizer,
       queued: () => pool.queued,
       close: () => pool.close(),
     };

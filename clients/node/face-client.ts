@@ -6,16 +6,18 @@
  *   const [result] = await faces.extract([readFileSync('a.jpg')], { maxSize: 640 });
  *   const files = ['a.jpg', 'b.jpg'].map((f) => ({ id: f, data: readFileSync(f) }));
  *   for await (const { id, result } of faces.extractAll(files)) console.log(id, result.faces.length);
+ *   await faces.gallery.enroll({ collection: 'staff', subject: 'ada', images: [{ data: readFileSync('ada.jpg') }] });
  */
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { createClient, type Client, type Transport } from '@connectrpc/connect';
+import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import {
   createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager,
 } from '@connectrpc/connect-node';
 import {
   ExtractOptionsSchema, ExtractRequestSchema, ExtractStreamRequestSchema, FaceService,
-  type ImageResult, type InfoResponse,
+  type ImageResult, type InfoResponse, type VerifyRequestSchema, type VerifyResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
+import { GalleryService } from '../../gen/facerest/v1/gallery_service_pb.js';
 
 export type Protocol = 'grpc' | 'connect' | 'grpc-web';
 
@@ -67,19 +69,34 @@ export interface FaceClient {
   info(options?: CallOptions): Promise<InfoResponse>;
   /** Streams any (async) iterable of images through ExtractStream; yields results as they come. */
   extractAll(source: Iterable<StreamImage> | AsyncIterable<StreamImage>, options?: ExtractAllOptions): AsyncGenerator<StreamResult>;
+  /** Are two faces (images, embeddings or enrolled faces) the same person? */
+  verify(req: MessageInitShape<typeof VerifyRequestSchema>, options?: CallOptions): Promise<VerifyResponse>;
+  /**
+   * The gallery's calls, typed from the contract: createCollection, enroll, identify,
+   * listSubjects, ... (e.g. `gallery.identify({ collection, images: [{ data }] })`). The
+   * client's headers go with each; per-call options are Connect's (signal, timeoutMs).
+   */
+  gallery: Client<typeof GalleryService>;
   /** Closes the connection (pending calls fail). */
   close(): void;
 }
+
+/** The client's own headers (an API key) on every call that does not set them itself. */
+const withHeaders = (headers: Record<string, string> = {}): Interceptor => (next) => (req) => {
+  for (const [k, v] of Object.entries(headers)) if (!req.header.has(k)) req.header.set(k, v);
+  return next(req);
+};
 
 /** The transport, over one HTTP/2 connection we own (so close() can end it), or HTTP/1.1. */
 function transportFor(o: FaceClientOptions, sessions: Http2SessionManager): Transport {
   const protocol = o.protocol ?? 'grpc';
   const http1 = o.httpVersion === '1.1' && protocol !== 'grpc';
+  const interceptors = [withHeaders(o.headers)];
   const common = http1
-    ? { baseUrl: o.baseUrl, httpVersion: '1.1' as const }
-    : { baseUrl: o.baseUrl, httpVersion: '2' as const, sessionManager: sessions };
+    ? { baseUrl: o.baseUrl, httpVersion: '1.1' as const, interceptors }
+    : { baseUrl: o.baseUrl, httpVersion: '2' as const, sessionManager: sessions, interceptors };
   switch (protocol) {
-    case 'grpc': return createGrpcTransport({ baseUrl: o.baseUrl, sessionManager: sessions });
+    case 'grpc': return createGrpcTransport({ baseUrl: o.baseUrl, sessionManager: sessions, interceptors });
     case 'connect': return createConnectTransport(common);
     case 'grpc-web': return createGrpcWebTransport(common);
     default: throw new Error(`unknown protocol '${String(protocol)}': use grpc, connect or grpc-web`);
@@ -119,7 +136,8 @@ export function createFaceClient(options: FaceClientOptions): FaceClient {
   // RESOURCE_EXHAUSTED). The queued bytes are this client's own images, so the limit protects
   // nothing here; like grpc-js, switch it off.
   const sessions = new Http2SessionManager(options.baseUrl, undefined, { maxSessionMemory: Number.MAX_SAFE_INTEGER });
-  const client: Client<typeof FaceService> = createClient(FaceService, transportFor(options, sessions));
+  const transport = transportFor(options, sessions);
+  const client: Client<typeof FaceService> = createClient(FaceService, transport);
   const abortAll = new AbortController();
   const callOptions = (o: CallOptions = {}) => ({
     headers: options.headers,
@@ -138,6 +156,12 @@ export function createFaceClient(options: FaceClientOptions): FaceClient {
     info(o) {
       return client.info({}, callOptions(o));
     },
+
+    verify(req, o) {
+      return client.verify(req, callOptions(o));
+    },
+
+    gallery: createClient(GalleryService, transport),
 
     async *extractAll(source, o = {}) {
       const { signal, timeoutMs, maxInFlight = 16, ...fields } = o;

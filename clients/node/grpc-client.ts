@@ -7,8 +7,8 @@ import type { DescMethod } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import {
-  ExtractRequestSchema, FaceService, InfoRequestSchema, ExtractStreamRequestSchema,
-  type ExtractResponse, type ExtractStreamResponse, type InfoResponse,
+  ExtractRequestSchema, FaceService, InfoRequestSchema, ExtractStreamRequestSchema, type VerifyRequestSchema,
+  type ExtractResponse, type ExtractStreamResponse, type InfoResponse, type VerifyResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 
 export interface CallOptions {
@@ -52,6 +52,19 @@ export class FaceGrpcClient {
       'grpc.max_send_message_length': 256 << 20,
       ...options,
     });
+  }
+
+  /**
+   * Any unary call of facerest's services by its generated descriptor, e.g.
+   * `call(GalleryService.method.enroll, { collection, subject, images })`.
+   */
+  call<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }, req: MessageInitShape<I>,
+    options: CallOptions = {}): Promise<MessageShape<O>> {
+    return this.unary(method, create(method.input, req), options);
+  }
+
+  verify(req: MessageInitShape<typeof VerifyRequestSchema>, options: CallOptions = {}): Promise<VerifyResponse> {
+    return this.call(FaceService.method.verify, req, options);
   }
 
   extract(req: MessageInitShape<typeof ExtractRequestSchema>, options: CallOptions = {}): Promise<ExtractResponse> {

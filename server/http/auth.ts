@@ -9,28 +9,48 @@ const digest = (key: string) => createHash('sha256').update(key).digest();
 
 type HeaderValue = string | string[] | undefined | null;
 
-export class ApiKeys {
-  private readonly digests: Buffer[];
+/** One accepted key (a line of the keys file: `<key>` or `<key> collections=a,b`). */
+export interface ApiKey {
+  key: string;
+  /** The gallery collections this key may use; absent: all of them. */
+  collections?: readonly string[];
+}
 
-  constructor(keys: string[]) {
-    this.digests = keys.map(digest);
+/** What the caller's key allows: `collections` absent means every collection. */
+export interface KeyScope {
+  collections?: ReadonlySet<string>;
+}
+
+const EVERYTHING: KeyScope = {};
+
+export class ApiKeys {
+  private readonly keys: { digest: Buffer; scope: KeyScope }[];
+
+  constructor(keys: ApiKey[]) {
+    this.keys = keys.map((k) => ({ digest: digest(k.key), scope: k.collections ? { collections: new Set(k.collections) } : EVERYTHING }));
   }
 
   get enabled(): boolean {
-    return this.digests.length > 0;
+    return this.keys.length > 0;
   }
 
   /** True when keys are off, or the headers carry one of them. */
   allows(authorization: HeaderValue, apiKey: HeaderValue): boolean {
-    if (!this.enabled) return true;
+    return this.scope(authorization, apiKey) !== undefined;
+  }
+
+  /** The presented key's scope (everything when keys are off); undefined without a valid key. */
+  scope(authorization: HeaderValue, apiKey: HeaderValue): KeyScope | undefined {
+    if (!this.enabled) return EVERYTHING;
     const one = (v: HeaderValue) => (Array.isArray(v) ? v[0] : v) ?? undefined;
     const bearer = /^Bearer\s+(.+)$/i.exec(one(authorization) ?? '')?.[1]?.trim();
     const presented = bearer ?? one(apiKey)?.trim();
-    if (!presented) return false;
+    if (!presented) return undefined;
     const d = digest(presented);
-    let match = false;
-    for (const k of this.digests) match = timingSafeEqual(k, d) || match;
-    return match;
+    let found: KeyScope | undefined;
+    // Every key is compared, so the time taken does not tell which one matched.
+    for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found = k.scope;
+    return found;
   }
 }
 

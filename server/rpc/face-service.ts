@@ -2,7 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
-  FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole,
+  FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole, type VerifyRequest, type VerifyResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
@@ -33,8 +33,12 @@ function modelInfo(m: ModelDescription) {
   });
 }
 
-/** `engine()` gives the loaded engine, or undefined while the models are still loading. */
-export function faceServiceRoutes(engine: () => Engine | undefined, version: string) {
+/**
+ * `engine()` gives the loaded engine, or undefined while the models are still loading; Verify
+ * is the gallery's (server/rpc/gallery-service.ts).
+ */
+export function faceServiceRoutes(engine: () => Engine | undefined, version: string,
+  verify: (req: VerifyRequest, context: HandlerContext) => Promise<VerifyResponse>) {
   const ready = (): Engine => {
     const e = engine();
     if (!e) throw toConnectError(new ServiceError('unavailable', 'the models are still loading; retry shortly'));
@@ -46,6 +50,7 @@ export function faceServiceRoutes(engine: () => Engine | undefined, version: str
       yield* mapStreamErrors(ready().extractor.extractStream(requests, callOf(context)));
     },
     info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
+    verify,
   });
 }
 

@@ -1,6 +1,8 @@
 /** Starts the real facerest server (dist/server/main.js) as a child process on a free port. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
@@ -28,8 +30,10 @@ export interface TestServer {
  */
 export async function startServer(env: Record<string, string> = {}, until: 'ready' | 'listening' = 'ready',
   entry = 'dist/server/main.js'): Promise<TestServer> {
+  // Each server gets its own empty gallery unless the test names one.
+  const dataDir = env.FACEREST_DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'facerest-test-data-'));
   const child = spawn(process.execPath, [join(PROJECT_ROOT, entry)], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...(dataDir ? { FACEREST_DATA_DIR: dataDir } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -67,10 +71,13 @@ export async function startServer(env: Record<string, string> = {}, until: 'read
     stderr: () => stderr,
     logs: () => logs,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      return code as number | null;
+      let code = child.exitCode;
+      if (code === null) {
+        child.kill('SIGTERM');
+        [code] = await once(child, 'exit') as [number | null];
+      }
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      return code;
     },
   };
 }

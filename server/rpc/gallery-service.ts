@@ -1,0 +1,128 @@
+/** facerest.v1.GalleryService handlers and FaceService.Verify: thin, the rules live in server/gallery/service.ts. */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import {
+  VerifiedFaceSchema, VerifyResponseSchema, type VerifyRequest, type VerifyResponse,
+} from '../../gen/facerest/v1/face_service_pb.js';
+import {
+  CollectionSchema, EnrolledFaceSchema, GalleryService, IdentifiedFaceSchema, IdentifyResultSchema, MatchSchema,
+  type Collection,
+} from '../../gen/facerest/v1/gallery_service_pb.js';
+import { ServiceError, toConnectError } from '../errors.js';
+import type { ApiKeys, KeyScope } from '../http/auth.js';
+import type { CollectionRecord } from '../gallery/store.js';
+import type { Gallery, VerifiedInput } from '../gallery/service.js';
+import type { Call } from '../pipeline/extract.js';
+import { RPC_CALL } from './interceptor.js';
+
+const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
+
+function collectionMessage(c: CollectionRecord): Collection {
+  return create(CollectionSchema, {
+    name: c.name,
+    recognizer: { name: c.recognizer.name, sha256: c.recognizer.sha256, embeddingSize: c.recognizer.dim },
+    keepsAlignedFaces: c.keepCrops,
+    subjectCount: c.subjectCount,
+    faceCount: c.faceCount,
+    createTime: timestampFromDate(c.createdAt),
+  });
+}
+
+/** Gallery calls need a gallery; without one (none configured) they say so. */
+type GalleryOf = () => Gallery;
+
+async function answer<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+}
+
+export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
+  // The interceptor has already refused requests without a valid key.
+  const scopeOf = (context: HandlerContext): KeyScope =>
+    keys.scope(context.requestHeader.get('authorization'), context.requestHeader.get('x-api-key')) ?? {};
+  return (router: ConnectRouter) => router.service(GalleryService, {
+    createCollection: (req, ctx) => answer(async () => ({
+      collection: collectionMessage(await gallery().createCollection(req.name, !req.withoutAlignedFaces, scopeOf(ctx))),
+    })),
+    listCollections: (_req, ctx) => answer(async () => ({
+      collections: (await gallery().listCollections(scopeOf(ctx))).map(collectionMessage),
+    })),
+    getCollection: (req, ctx) => answer(async () => ({
+      collection: collectionMessage(await gallery().getCollection(req.name, scopeOf(ctx))),
+    })),
+    deleteCollection: (req, ctx) => answer(async () => {
+      await gallery().deleteCollection(req.name, scopeOf(ctx));
+      return {};
+    }),
+    enroll: (req, ctx) => answer(async () => {
+      const out = await gallery().enroll({
+        collection: req.collection, subject: req.subject, images: req.images, embeddings: req.embeddings,
+        options: req.options, largestFace: req.largestFace,
+      }, scopeOf(ctx), callOf(ctx));
+      return { faceIds: out.faceIds, results: out.results };
+    }),
+    identify: (req, ctx) => answer(async () => {
+      const out = await gallery().identify(req.collection, req.images, req.topK, req.threshold, req.options, scopeOf(ctx), callOf(ctx));
+      return {
+        threshold: out.threshold,
+        results: out.results.map(({ result, matches }) => create(IdentifyResultSchema, {
+          width: result.width,
+          height: result.height,
+          error: result.error,
+          faces: result.faces.map((face, i) => create(IdentifiedFaceSchema, {
+            face,
+            matches: matches[i].map((m) => create(MatchSchema, { subject: m.subject, faceId: m.faceId, score: m.score })),
+          })),
+        })),
+      };
+    }),
+    listSubjects: (req, ctx) => answer(async () => {
+      const page = await gallery().listSubjects(req.collection, req.pageSize, req.pageToken, scopeOf(ctx));
+      return { subjects: page.items, nextPageToken: page.next ?? '' };
+    }),
+    getSubject: (req, ctx) => answer(async () => {
+      const s = await gallery().getSubject(req.collection, req.subject, scopeOf(ctx));
+      return {
+        subject: { name: s.name, faceCount: s.faces.length },
+        faces: s.faces.map((f) => create(EnrolledFaceSchema, { faceId: f.id, createTime: timestampFromDate(f.createdAt), alignedFace: f.crop })),
+      };
+    }),
+    deleteSubject: (req, ctx) => answer(async () => ({
+      deletedFaces: await gallery().deleteSubject(req.collection, req.subject, scopeOf(ctx)),
+    })),
+    deleteFace: (req, ctx) => answer(async () => {
+      await gallery().deleteFace(req.collection, req.faceId, scopeOf(ctx));
+      return {};
+    }),
+    reembed: (req, ctx) => answer(async () => {
+      const out = await gallery().reembed(req.collection, scopeOf(ctx), callOf(ctx));
+      return { collection: collectionMessage(out.collection), reembeddedFaces: out.reembedded, removedFaces: out.removed };
+    }),
+  });
+}
+
+function verified(v: VerifiedInput) {
+  return create(VerifiedFaceSchema, { face: v.face ?? { embedding: Array.from(v.embedding) }, faceId: v.faceId ?? '', subject: v.subject ?? '' });
+}
+
+/** FaceService.Verify, for the face service's routes. */
+export function verifyHandler(gallery: GalleryOf, keys: ApiKeys) {
+  return (req: VerifyRequest, ctx: HandlerContext): Promise<VerifyResponse> => answer(async () => {
+    const scope = keys.scope(ctx.requestHeader.get('authorization'), ctx.requestHeader.get('x-api-key')) ?? {};
+    const g = gallery();
+    const threshold = g.threshold(req.threshold);
+    const [a, b] = await Promise.all([
+      g.verifyInput('a', req.a, req.options, scope, callOf(ctx)),
+      g.verifyInput('b', req.b, req.options, scope, callOf(ctx)),
+    ]);
+    if (a.embedding.length !== b.embedding.length) {
+      throw new ServiceError('invalid', `a has ${a.embedding.length} values and b ${b.embedding.length}: they come from different recognizers`);
+    }
+    const score = a.embedding.reduce((s, x, i) => s + x * b.embedding[i], 0);
+    return create(VerifyResponseSchema, { score, same: score >= threshold, threshold, a: verified(a), b: verified(b) });
+  });
+}
