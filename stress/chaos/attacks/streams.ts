@@ -1,0 +1,253 @@
+/**
+ * ExtractStream clients (items 4, 15, 16; §2): that never read, send thousands of tiny messages,
+ * send one 100 MB image, reuse ids, go idle, abort while waiting for room, and many streams
+ * against unary calls.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createFaceClient } from '../../../clients/node/face-client.js';
+import { FaceGrpcClient } from '../../../clients/node/grpc-client.js';
+import { BBT, readFace } from '../../../test/helpers/data.js';
+import { CHAOS_TIMEOUTS, CLOSE_SLACK_SECONDS } from '../server-env.js';
+import type { Attack, AttackContext } from '../types.js';
+import { dataFrames, envelope, EXTRACT_STREAM, grpcHeaders, headersFrame, pbBytes, RawH2 } from '../wire.js';
+import { pool } from './util.js';
+
+const BBT2 = 'face-api.js/examples/images/bbt2.jpg';
+const BBT2_FACES = 3;
+const codeName = (err: unknown) => {
+  const e = err as grpc.ServiceError;
+  return e.code !== undefined ? `${grpc.status[e.code]}: ${e.details}` : (err as Error).message;
+};
+
+/** An ExtractStreamRequest: id (1), image (2) { data (1) }. */
+const streamMessage = (id: string, data: Uint8Array) => envelope(Buffer.concat([pbBytes(1, Buffer.from(id)), pbBytes(2, pbBytes(1, data))]));
+
+/** Yields photos cycling through `photos` until the attack ends (or `max` are out). */
+async function* until(ctx: AttackContext, photos: Buffer[], max = Infinity, id = (i: number) => String(i)) {
+  for (let i = 0; i < max && ctx.left() > 0; i++) yield { id: id(i), image: { data: photos[i % photos.length] } };
+}
+
+export const streamNeverReads: Attack = {
+  name: 'stream-never-reads',
+  issue: '§2',
+  seconds: { quick: 5, full: 30 },
+  async run(ctx) {
+    const photo = readFace(BBT2);
+    await pool(ctx, ctx.pick(2, 4), 4, async () => {
+      const c = ctx.track(await RawH2.open(ctx.port, true));
+      c.write(headersFrame(1, grpcHeaders(EXTRACT_STREAM, ctx.auth)));
+      for (let i = 0; i < ctx.pick(200, 2000) && !c.closed && ctx.left() > 0; i++) {
+        if (!c.write(dataFrames(1, streamMessage(String(i), photo)))) {
+          await new Promise((r) => { c.socket.once('drain', r); c.socket.once('close', r); setTimeout(r, ctx.left()); });
+        }
+        ctx.sent();
+      }
+      await ctx.sleep(ctx.left() - 500);
+    });
+  },
+};
+
+export const streamTinyMessages: Attack = {
+  name: 'stream-tiny-messages',
+  issue: '§2',
+  seconds: { quick: 6, full: 30 },
+  async run(ctx) {
+    const client = ctx.track(new FaceGrpcClient(ctx.address));
+    const n = ctx.pick(5000, 100_000);
+    const tiny = Buffer.from([0]);
+    const start = Date.now();
+    let answers = 0;
+    let sent = 0;
+    async function* source() {
+      for (; sent < n && ctx.left() > 0; sent++) yield { id: String(sent), image: { data: tiny } };
+    }
+    try {
+      for await (const r of client.extractStream(source(), { metadata: ctx.auth })) {
+        answers++;
+        if (!r.result?.error) ctx.expect(false, `a 1-byte image is answered with an error (got ${r.result?.faces.length} faces)`);
+        if (ctx.left() === 0) break;
+      }
+    } catch (err) {
+      ctx.expect(false, `a stream of ${n} one-byte messages ends normally (got ${codeName(err)})`);
+    }
+    ctx.sent(sent);
+    ctx.note(`${sent} tiny messages sent, ${answers} answered in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    if (sent === n) ctx.expect(answers === n, `every one of ${n} tiny messages answered (got ${answers})`);
+  },
+};
+
+export const streamHugeImage: Attack = {
+  name: 'stream-100mb-image',
+  issue: '16, §2',
+  seconds: { quick: 10, full: 30 },
+  async run(ctx) {
+    for (const mb of ctx.pick([100], [65, 100])) {
+      const client = ctx.track(new FaceGrpcClient(ctx.address));
+      const data = Buffer.alloc(mb << 20);
+      try {
+        for await (const r of client.extractStream([{ id: 'big', image: { data } }], { metadata: ctx.auth, deadline: Math.max(1, ctx.left()) })) {
+          ctx.expect(Boolean(r.result?.error), `a ${mb} MB image in a stream: refused (got an answer without error)`);
+        }
+        ctx.note(`${mb} MB: the stream ended normally`);
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        ctx.note(`${mb} MB: ${codeName(err)}`);
+        ctx.expect(e.code === grpc.status.RESOURCE_EXHAUSTED || e.code === grpc.status.INVALID_ARGUMENT,
+          `a ${mb} MB stream message: RESOURCE_EXHAUSTED or INVALID_ARGUMENT naming the limit (got ${codeName(err)})`);
+      }
+      ctx.sent();
+      client.close();
+    }
+  },
+};
+
+export const streamReusedIds: Attack = {
+  name: 'stream-reused-ids',
+  issue: '§2',
+  seconds: { quick: 8, full: 30 },
+  async run(ctx) {
+    const client = ctx.track(new FaceGrpcClient(ctx.address));
+    const n = ctx.pick(40, 500);
+    let answers = 0;
+    try {
+      for await (const r of client.extractStream(until(ctx, [readFace(BBT2)], n, () => 'same'), { metadata: ctx.auth })) {
+        answers++;
+        ctx.expect(r.id === 'same' && r.result?.faces.length === BBT2_FACES, `each message with the reused id answered with ${BBT2_FACES} faces (got id ${r.id}, ${r.result?.faces.length} faces ${r.result?.error ?? ''})`);
+      }
+    } catch (err) {
+      ctx.expect(false, `a stream reusing one id for ${n} images ends normally (got ${codeName(err)})`);
+    }
+    ctx.sent(n);
+    if (ctx.left() > 0) ctx.expect(answers === n, `all ${n} answered (got ${answers})`);
+  },
+};
+
+export const streamIdle: Attack = {
+  name: 'stream-idle',
+  issue: '2, §2',
+  seconds: { quick: 6, full: 30 },
+  async run(ctx) {
+    const n = ctx.pick(20, 200);
+    const clients = Array.from({ length: 4 }, () => ctx.track(new FaceGrpcClient(ctx.address)));
+    const since = Date.now();
+    let ended = 0;
+    const idle = async function* () {
+      await ctx.sleep(ctx.left());
+      yield* [];
+    };
+    const limit = (Math.max(CHAOS_TIMEOUTS.bodySeconds, CHAOS_TIMEOUTS.idleSeconds) + CLOSE_SLACK_SECONDS) * 1000;
+    const streams = Array.from({ length: n }, async (_, i) => {
+      try {
+        for await (const r of clients[i % 4].extractStream(idle(), { metadata: ctx.auth })) void r;
+      } catch { /* ended by the server, or cancelled by us at the end */ }
+      if (Date.now() - since < limit) ended++;
+    });
+    ctx.sent(n);
+    await Promise.race([Promise.all(streams), ctx.sleep(limit)]);
+    const held = Date.now() - since;
+    ctx.note(`${ended} of ${n} idle streams ended by the server within ${(held / 1000).toFixed(1)} s`);
+    if (held >= limit) ctx.expect(ended === n, `idle ExtractStreams are ended within ${limit / 1000} s: ${ended} of ${n}`);
+    await ctx.sleep(ctx.left() - 500);
+  },
+};
+
+export const streamsVersusUnary: Attack = {
+  name: 'streams-vs-unary',
+  issue: '15, §2',
+  seconds: { quick: 8, full: 30 },
+  async run(ctx) {
+    const photos = BBT.map((b) => readFace(b));
+    const n = ctx.pick(8, 32);
+    const client = ctx.track(new FaceGrpcClient(ctx.address));
+    let answers = 0;
+    await Promise.all(Array.from({ length: n }, async () => {
+      try {
+        for await (const r of client.extractStream(until(ctx, photos), { metadata: ctx.auth })) {
+          answers++;
+          ctx.sent();
+          void r;
+          if (ctx.left() === 0) break;
+        }
+      } catch (err) {
+        ctx.expect(false, `a well-behaved stream is served (got ${codeName(err)})`);
+      }
+    }));
+    ctx.note(`${n} streams got ${answers} answers while the good unary clients ran`);
+  },
+};
+
+/**
+ * The chaos server runs 2 workers: a queue of 64 images (32 per worker) and 8 images in flight
+ * per stream (4 per worker). `holders` streams of 8 portraits fill the queue; `gone` streams
+ * queue 8 waiters each behind them and are aborted; `live` streams wait behind those. With
+ * aborted waiters left in line, each of the 64 releases wakes a dead waiter and the live
+ * streams sleep on an idle server (item 4). Any unary call would wake them, so it runs quiet.
+ */
+export const streamWaitersAborted: Attack = {
+  name: 'stream-waiters-aborted',
+  issue: '4',
+  seconds: { quick: 20, full: 30 },
+  quiet: 'a unary call releases room in the queue and wakes a stranded stream, hiding the defect',
+  async run(ctx) {
+    const portraits = Array.from({ length: 8 }, (_, i) => readFace(`deepface/img${i + 1}.jpg`));
+    const photos = BBT.map((b) => readFace(b));
+    const client = createFaceClient({ baseUrl: ctx.baseUrl, protocol: 'grpc', headers: ctx.auth });
+    ctx.track(client);
+    const stream = (images: Buffer[], signal?: AbortSignal) => (async () => {
+      let answers = 0;
+      try {
+        for await (const r of client.extractAll(images, { signal: signal ?? ctx.signal })) {
+          void r;
+          answers++;
+        }
+      } catch (err) {
+        if (!signal?.aborted && !ctx.signal.aborted) ctx.expect(false, `a stream beside aborted ones is served (got ${codeName(err)})`);
+      }
+      return answers;
+    })();
+    const holders = Array.from({ length: 8 }, () => stream(portraits));
+    await ctx.sleep(600);
+    const goneAbort = new AbortController();
+    // 20 streams: 160 waiters, more than the 64 releases to come whatever the timing (10 were
+    // not always enough: some took room freed early and never waited).
+    const gone = Array.from({ length: 20 }, () => stream(photos.concat(photos).slice(0, 8), goneAbort.signal));
+    await ctx.sleep(300);
+    const live = Array.from({ length: 2 }, () => stream(photos.concat(photos).slice(0, 8)));
+    await ctx.sleep(300);
+    goneAbort.abort(new Error('client went away'));
+    ctx.sent(8 * 8 + gone.length * 8 + 2 * 8);
+    const held = await Promise.all(holders);
+    await Promise.all(gone);
+    // When not stranded they finish about 0.4 s after the holders (measured with 10 aborted streams,
+    // which did not strand them); 10 s is ample.
+    const liveDone = await Promise.race([Promise.all(live), ctx.sleep(Math.min(10_000, ctx.left() - 1000)).then(() => undefined)]);
+    ctx.note(`holders answered ${held.join(', ')} of 8; live streams ${liveDone ? `answered ${liveDone.join(', ')} of 8` : 'still waiting at the deadline'}`);
+    ctx.expect(liveDone !== undefined && liveDone.every((n) => n === 8),
+      `streams queued behind aborted ones are served once the queue empties (${liveDone ? liveDone.join(', ') : 'none'} of 8 answered)`);
+  },
+};
+
+export const clientConcurrentExtractAll: Attack = {
+  name: 'client-20-concurrent-extractall',
+  issue: '16',
+  seconds: { quick: 30, full: 60 },
+  async run(ctx) {
+    const photos = ['img26', 'img1', 'img33', 'img35', 'img40'].map((n) => readFace(`deepface/${n}.jpg`));
+    const client = createFaceClient({ baseUrl: ctx.baseUrl, protocol: 'grpc', headers: ctx.auth });
+    ctx.track(client);
+    const failures: string[] = [];
+    let answers = 0;
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      try {
+        for await (const r of client.extractAll(photos, { timeoutMs: Math.max(1, ctx.left()) })) {
+          answers++;
+          if (r.result.error || r.result.faces.length === 0) failures.push(`image ${r.id}: ${r.result.error || 'no faces'}`);
+        }
+      } catch (err) {
+        failures.push((err as Error).message.slice(0, 100));
+      }
+    }));
+    ctx.sent(100);
+    ctx.expect(failures.length === 0 && answers === 100, `20 concurrent extractAll of 5 portraits on one connection: 100 answers (got ${answers}; ${failures.length} failures, first: ${failures[0] ?? ''})`);
+  },
+};
