@@ -12,8 +12,12 @@ export const CHAOS_TIMEOUTS = {
   headersSeconds: 2,
   /** A request body that stops arriving for this long is ended. */
   bodySeconds: 2,
+  /** A whole unary request (head and body) must arrive within this: a body sent a byte at a time. */
+  requestSeconds: 3,
   /** A connection or HTTP/2 session with no request in flight is closed after this. */
   idleSeconds: 2,
+  /** A response the client does not read for this long is dropped. */
+  writeSeconds: 2,
 };
 
 /**
@@ -29,4 +33,6 @@ export const CHAOS_SERVER_ENV: Record<string, string> = {
   FACEREST_HEADERS_TIMEOUT_SECONDS: String(CHAOS_TIMEOUTS.headersSeconds),
   FACEREST_BODY_TIMEOUT_SECONDS: String(CHAOS_TIMEOUTS.bodySeconds),
   FACEREST_IDLE_TIMEOUT_SECONDS: String(CHAOS_TIMEOUTS.idleSeconds),
+  FACEREST_REQUEST_TIMEOUT_SECONDS: String(CHAOS_TIMEOUTS.requestSeconds),
+  FACEREST_WRITE_TIMEOUT_SECONDS: String(CHAOS_TIMEOUTS.writeSeconds),
 };

@@ -5,7 +5,7 @@ import type { Attack, AttackContext } from '../types.js';
 import {
   connect, dataFrames, envelope, EXTRACT, extractRequest, FLAG, FRAME, grpcHeaders, headersFrame, PREFACE, RawH2, settings,
 } from '../wire.js';
-import { expectServerClosed, pool } from './util.js';
+import { expectServerClosed, holdOn, pool } from './util.js';
 
 const bbt2 = () => readFace('face-api.js/examples/images/bbt2.jpg');
 
@@ -167,18 +167,18 @@ export const resetAfterResponse: Attack = {
 export const idleConnections: Attack = {
   name: 'idle-tcp-connections',
   issue: '2, 12',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const sockets = await openMany(ctx, ctx.pick(100, 1000));
     await expectServerClosed(ctx, sockets, 'idleSeconds', 'idle connections', Date.now());
-    await ctx.sleep(ctx.left() - 500);
+    await holdOn(ctx);
   },
 };
 
 export const slowlorisHttp1Headers: Attack = {
   name: 'slowloris-http1-headers',
   issue: '2, 12, §2',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const sockets = await openMany(ctx, ctx.pick(50, 1000));
     const since = Date.now();
@@ -187,7 +187,7 @@ export const slowlorisHttp1Headers: Attack = {
     const drip = setInterval(() => { for (const s of sockets) if (!s.destroyed) s.write('a'); }, 500);
     try {
       await expectServerClosed(ctx, sockets, 'headersSeconds', 'half-sent headers', since);
-      await ctx.sleep(ctx.left() - 500);
+      await holdOn(ctx);
     } finally {
       clearInterval(drip);
     }
@@ -197,7 +197,7 @@ export const slowlorisHttp1Headers: Attack = {
 export const slowlorisHttp1Body: Attack = {
   name: 'slowloris-http1-body',
   issue: '2, 12',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 7, full: 30 },
   async run(ctx) {
     const sockets = await openMany(ctx, ctx.pick(50, 1000));
     const since = Date.now();
@@ -207,8 +207,8 @@ export const slowlorisHttp1Body: Attack = {
     }
     const drip = setInterval(() => { for (const s of sockets) if (!s.destroyed) s.write('A'); }, 500);
     try {
-      await expectServerClosed(ctx, sockets, 'bodySeconds', 'bodies sent a byte at a time', since);
-      await ctx.sleep(ctx.left() - 500);
+      await expectServerClosed(ctx, sockets, 'requestSeconds', 'bodies sent a byte at a time', since);
+      await holdOn(ctx);
     } finally {
       clearInterval(drip);
     }
@@ -218,7 +218,7 @@ export const slowlorisHttp1Body: Attack = {
 export const bodyNeverComes: Attack = {
   name: 'http1-body-never-comes',
   issue: '2, 12',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const sockets = await openMany(ctx, ctx.pick(50, 1000));
     const since = Date.now();
@@ -227,6 +227,6 @@ export const bodyNeverComes: Attack = {
         + `Authorization: ${ctx.auth.authorization}\r\nContent-Length: 100000\r\n\r\n`);
     }
     await expectServerClosed(ctx, sockets, 'bodySeconds', 'bodies that never come', since);
-    await ctx.sleep(ctx.left() - 500);
+    await holdOn(ctx);
   },
 };

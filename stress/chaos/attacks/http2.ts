@@ -8,7 +8,7 @@ import {
   connect, dataFrames, envelope, EXTRACT, extractRequest, FLAG, frame, FRAME, grpcHeaders, headerBlock, headersFrame,
   pbBytes, RawH2, rstStream, settings,
 } from '../wire.js';
-import { h1, h2session, pool } from './util.js';
+import { h1, h2session, holdOn, pool } from './util.js';
 
 /** Writes `bytes` unless the socket is gone; waits for the socket to drain, up to the deadline. */
 async function send(ctx: AttackContext, conn: RawH2, bytes: Buffer): Promise<boolean> {
@@ -38,7 +38,7 @@ async function waitEnded(ctx: AttackContext, pairs: [RawH2, number][], ms: numbe
 export const slowlorisHttp2: Attack = {
   name: 'slowloris-http2',
   issue: '2, 12, §2',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const conns = ctx.pick(10, 100);
     const streams = ctx.pick(5, 10);
@@ -67,7 +67,7 @@ export const slowlorisHttp2: Attack = {
       ctx.expect(ended === pairs.length, `HTTP/2 streams whose DATA never comes are reset within ${limit / 1000} s: ${ended} of ${pairs.length}`);
       ctx.expect(idleClosed === idle.length, `idle HTTP/2 sessions are closed (GOAWAY) within ${limit / 1000} s: ${idleClosed} of ${idle.length}`);
     }
-    await ctx.sleep(ctx.left() - 500);
+    await holdOn(ctx);
   },
 };
 
@@ -96,10 +96,10 @@ export const headerOnlyStreams: Attack = {
 export const stalledHttp2Streams: Attack = {
   name: 'http2-stalled-uploads',
   issue: '14',
-  seconds: { quick: 10, full: 45 },
+  seconds: { quick: 8, full: 45 },
   async run(ctx) {
-    const streams = ctx.pick(8, 30);
-    const mb = ctx.pick(30, 60);
+    const streams = ctx.pick(6, 30);
+    const mb = ctx.pick(20, 60);
     const session = h2session(ctx);
     const chunk = Buffer.alloc(1 << 20, 0x41);
     const opened: { closed: boolean }[] = [];
@@ -136,7 +136,7 @@ export const stalledHttp2Streams: Attack = {
 export const unreadResponses: Attack = {
   name: 'responses-never-read',
   issue: '14, §2',
-  seconds: { quick: 5, full: 30 },
+  seconds: { quick: 4, full: 30 },
   async run(ctx) {
     const n = ctx.pick(100, 400);
     const bbt2 = readFace('face-api.js/examples/images/bbt2.jpg');
@@ -161,7 +161,7 @@ export const unreadResponses: Attack = {
       ctx.sent();
       await ctx.sleep(every);
     }
-    await ctx.sleep(Math.min(2000, ctx.left() - 500));
+    await ctx.sleep(Math.min(ctx.pick(1000, 2000), ctx.left() - 500));
     ctx.note(`HTTP/2 connection ${c.closed ? 'closed by the server' : 'still open'}; HTTP/1.1 connection ${socket.destroyed ? 'closed' : 'still open'}`);
   },
 };

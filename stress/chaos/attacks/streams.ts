@@ -10,7 +10,7 @@ import { BBT, readFace } from '../../../test/helpers/data.js';
 import { CHAOS_TIMEOUTS, CLOSE_SLACK_SECONDS } from '../server-env.js';
 import type { Attack, AttackContext } from '../types.js';
 import { dataFrames, envelope, EXTRACT_STREAM, grpcHeaders, headersFrame, pbBytes, RawH2 } from '../wire.js';
-import { pool } from './util.js';
+import { holdOn, pool } from './util.js';
 
 const BBT2 = 'face-api.js/examples/images/bbt2.jpg';
 const BBT2_FACES = 3;
@@ -42,7 +42,7 @@ export const streamNeverReads: Attack = {
         }
         ctx.sent();
       }
-      await ctx.sleep(ctx.left() - 500);
+      await ctx.sleep(ctx.pick(1500, ctx.left() - 500));
     });
   },
 };
@@ -125,7 +125,7 @@ export const streamReusedIds: Attack = {
 export const streamIdle: Attack = {
   name: 'stream-idle',
   issue: '2, §2',
-  seconds: { quick: 6, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const n = ctx.pick(20, 200);
     const clients = Array.from({ length: 4 }, () => ctx.track(new FaceGrpcClient(ctx.address)));
@@ -147,14 +147,14 @@ export const streamIdle: Attack = {
     const held = Date.now() - since;
     ctx.note(`${ended} of ${n} idle streams ended by the server within ${(held / 1000).toFixed(1)} s`);
     if (held >= limit) ctx.expect(ended === n, `idle ExtractStreams are ended within ${limit / 1000} s: ${ended} of ${n}`);
-    await ctx.sleep(ctx.left() - 500);
+    await holdOn(ctx);
   },
 };
 
 export const streamsVersusUnary: Attack = {
   name: 'streams-vs-unary',
   issue: '15, §2',
-  seconds: { quick: 8, full: 30 },
+  seconds: { quick: 5, full: 30 },
   async run(ctx) {
     const photos = BBT.map((b) => readFace(b));
     const n = ctx.pick(8, 32);

@@ -149,3 +149,8 @@ export async function expectServerClosed(ctx: AttackContext, sockets: net.Socket
   ctx.note(`${label}: ${closed} of ${sockets.length} closed by the server after ${held.toFixed(1)} s`);
   if (held >= limit) ctx.expect(closed === sockets.length, `${label}: the server closes them within ${limit} s (${timeout} ${CHAOS_TIMEOUTS[timeout]} s + slack); closed ${closed} of ${sockets.length}`);
 }
+
+/** The full round keeps a slow-client attack going to its deadline, with the good clients beside it; the quick round stops once it has judged. */
+export async function holdOn(ctx: AttackContext): Promise<void> {
+  if (ctx.scale === 'full') await ctx.sleep(ctx.left() - 500);
+}
