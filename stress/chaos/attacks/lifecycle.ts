@@ -53,11 +53,17 @@ export const sigtermWithStreams: Attack = {
       }
     })();
     await ctx.sleep(500);
-    const unary = Array.from({ length: 20 }, (_, i) => client.extract({ images: [{ data: photos[i % 5] }] }, { metadata: ctx.auth })
-      .then((res) => (res.results[0].faces.length === BBT_FACES[i % 5] ? 'ok' : `wrong: ${res.results[0].faces.length} faces`),
-        (err: grpc.ServiceError) => `${grpc.status[err.code]}: ${err.details}`));
+    // Two photos each: 40 images, about a second of work, so all 20 are still in flight when
+    // SIGTERM comes 300 ms after they were sent (and all fit the 64-image queue).
+    const unary = Array.from({ length: 20 }, (_, i) => {
+      const pair = [i % 5, (i + 1) % 5];
+      return client.extract({ images: pair.map((k) => ({ data: photos[k] })) }, { metadata: ctx.auth }).then((res) => {
+        const got = res.results.map((r) => r.faces.length);
+        return got.every((n, k) => n === BBT_FACES[pair[k]]) ? 'ok' : `wrong: ${got.join(', ')} faces`;
+      }, (err: grpc.ServiceError) => `${grpc.status[err.code]}: ${err.details}`);
+    });
     ctx.sent(21);
-    await ctx.sleep(100);
+    await ctx.sleep(300);
     const exited = once(ctx.server.process, 'exit');
     const signalled = Date.now();
     ctx.server.process.kill('SIGTERM');
