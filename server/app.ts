@@ -3,22 +3,25 @@
  * UNAVAILABLE on RPCs) while the models load and warm up, so orchestrators can tell a
  * starting instance from a dead one.
  */
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { readFileSync } from 'node:fs';
+import http2, { type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../models/paths.js';
 import type { ModelDescription } from '../models/types.js';
 import type { Config } from './config.js';
 import { prepareEngine, type Engine } from './engine.js';
-import { listen } from './http/listener.js';
+import { listen, type Handler } from './http/listener.js';
 import { createHandler } from './http/routes.js';
 import { faceServiceRoutes } from './rpc/face-service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
 import { observeRpcs } from './rpc/interceptor.js';
+import { rpcAdapter } from './rpc/adapter.js';
 import { ApiKeys } from './http/auth.js';
 import { Metrics } from './metrics.js';
-import { Admission } from './pipeline/admission.js';
+import { Admission, FifoBudget } from './pipeline/admission.js';
+import { ServiceError } from './errors.js';
 import type { Logger } from 'pino';
+import { FaceService } from '../gen/facerest/v1/face_service_pb.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -30,14 +33,59 @@ export interface RunningServer {
   drain(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const admission = new Admission(config.maxQueue);
+/** Paths of the calls whose request is a stream (their bodies last as long as the call). */
+function clientStreamingPaths(): Set<string> {
+  return new Set(FaceService.methods
+    .filter((m) => m.methodKind === 'bidi_streaming' || m.methodKind === 'client_streaming')
+    .map((m) => `/${FaceService.typeName}/${m.name}`));
+}
+
+/** What tests may change about how the server runs (production passes nothing). */
+export interface StartOptions {
+  /** The inference worker module (tests wrap the real one to make it misbehave). */
+  workerScript?: URL;
+}
+
+type Response = Parameters<Handler>[1];
+
+/**
+ * An HTTP/2 stream whose answer is complete while its client still sends (a stream the server
+ * ended, its client still writing) is closed with NO_ERROR, as HTTP/2 allows a server to do
+ * after a complete response; else it would hold the drain until the client stopped.
+ */
+function closeAnswered(res: Response): void {
+  const stream = (res as Http2ServerResponse).stream as ServerHttp2Stream | undefined;
+  if (!stream || !stream.writableFinished || stream.destroyed) return;
+  // close() sends the RST_STREAM; the stream then still waits for its unread request data,
+  // so it is destroyed too (no error: the code stays NO_ERROR).
+  stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  stream.destroy();
+}
+
+/** After the drain: how long finished connections get to flush their last bytes. */
+const CLOSE_GRACE_MS = 1000;
+
+const SHUTTING_DOWN = 'the server is shutting down; retry on another instance';
+
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const admission = new Admission(config.maxQueue, config.maxStreamQueue);
   let engine: Engine | undefined;
   const metrics = new Metrics(() => admission.depth, () => engine?.queued() ?? 0);
-  const loadEngine = prepareEngine(config, config.workers, { limits: config.limits, admission, metrics });
   const health = new HealthState();
+  const draining = new AbortController();
+  const loadEngine = prepareEngine(config, config.workers, {
+    limits: config.limits, admission, metrics,
+    pixels: new FifoBudget(config.maxPixelsInFlight),
+    maxFaces: config.maxFaces,
+    imageBudgetMs: config.imageBudgetMs,
+    draining: draining.signal,
+  }, {
+    log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript,
+    // NOT_SERVING while no inference worker is alive: a load balancer sends the work elsewhere.
+    onAlive: (alive) => health.set(alive),
+  });
   const keys = new ApiKeys(config.apiKeys);
-  const connect = connectNodeAdapter({
+  const connect = rpcAdapter({
     routes: (router) => {
       faceServiceRoutes(() => engine, VERSION)(router);
       healthRoutes(health)(router);
@@ -48,44 +96,58 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // vectors and JPEG crops, which gzip barely shrinks, and compressing them cost CPU on both
     // ends (zlib was the server's busiest main-thread function under grpc-js load).
     compressMinBytes: Number.MAX_SAFE_INTEGER,
-  });
-  let active = 0;
+  }, { keys, admission, limits: config.limits, metrics, log });
+  const open = new Set<Response>();
   let idle: (() => void) | undefined;
   const handle = createHandler({
-    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, maxBodyBytes: config.limits.maxBodyBytes,
+    connect, engine: () => engine, health, corsOrigins: config.corsOrigins, limits: config.limits, admission,
     keys, metrics, log,
   });
   const listener = await listen((req, res) => {
-    active++;
+    open.add(res);
     res.once('close', () => {
-      if (--active === 0) idle?.();
+      open.delete(res);
+      if (open.size === 0) idle?.();
     });
     handle(req, res);
-  }, config.port, config.host, config.tls);
+  }, {
+    port: config.port, host: config.host, tls: config.tls, log,
+    // Network edge: timeouts, connection cap, request-body budget (server/http/listener.ts).
+    limits: config.network, maxBodyBytes: config.limits.maxBodyBytes, streamingPaths: clientStreamingPaths(),
+    onOverloaded: () => metrics.reject('overloaded'),
+  });
 
   const ready = loadEngine().then((e) => {
     engine = e;
     health.set(true);
     return e.models;
   });
-  ready.catch(() => listener.destroy());
+  ready.catch(() => listener.close(0));
 
   return {
     port: listener.port,
     ready,
     async drain() {
-      health.set(false);
+      // Watch streams are told NOT_SERVING and end; streams read no more images and end with
+      // UNAVAILABLE once their admitted images are answered; new calls are refused UNAVAILABLE.
+      // What remains open is bounded by the admission queue, so the drain ends in about a second.
+      health.shutdown();
+      draining.abort(new ServiceError('unavailable', SHUTTING_DOWN));
+      admission.close(SHUTTING_DOWN);
       listener.stopAccepting();
-      if (active > 0) {
+      if (open.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, config.drainSeconds * 1000);
+          const sweep = setInterval(() => { for (const res of open) closeAnswered(res); }, 50);
           idle = () => {
             clearTimeout(timer);
+            clearInterval(sweep);
             resolve();
           };
         });
       }
-      listener.destroy();
+      // Answers already written (a Watch's last status, a stream's trailers) still reach their clients.
+      await listener.close(CLOSE_GRACE_MS);
       await engine?.close();
     },
   };

@@ -23,6 +23,28 @@ export interface TlsFiles {
   key: Buffer;
 }
 
+/** The network edge (server/http/): timeouts and caps for clients that stall, flood or never read. */
+export interface NetworkLimits {
+  /** Open TCP connections; more are answered 503 (HTTP/1.1) or GOAWAY (HTTP/2) and closed. */
+  maxConnections: number;
+  /** Concurrent streams on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  /** A new connection must send a whole request head (or open its first HTTP/2 stream) within this. */
+  headersTimeoutSeconds: number;
+  /** A connection with no request in progress is closed after this (HTTP/1.1 keep-alive, HTTP/2 GOAWAY). */
+  idleTimeoutSeconds: number;
+  /** A request body that sends no bytes for this long is ended (408 / RST_STREAM). */
+  bodyTimeoutSeconds: number;
+  /** A whole request of a unary call (head and body) must arrive within this (not client streams). */
+  requestTimeoutSeconds: number;
+  /** A response the client does not read for this long is dropped and its memory released. */
+  writeTimeoutSeconds: number;
+  /** Request-body bytes held server-wide (being received, or received and not yet answered). */
+  bodyBudgetBytes: number;
+  /** Requests (HTTP/2 streams) in progress server-wide; more are refused (503 / REFUSED_STREAM). */
+  maxRequests: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -47,7 +69,28 @@ export interface Config {
   apiKeys: string[];
   tls?: TlsFiles;
   logLevel: string;
+  // Scheduling and resource budgets (issue 10: admission, worker pool, drain).
+  /** Images that streams may hold together in the admission queue; the rest stays for unary requests. */
+  maxStreamQueue: number;
+  /** Decoded pixels in flight server-wide (decoded and not yet answered); more waits its turn. */
+  maxPixelsInFlight: number;
+  /** Faces returned per image, the most probable first; 0 = no cap. */
+  maxFaces: number;
+  /** Worker time per image in milliseconds, checked between groups of faces; 0 = none. */
+  imageBudgetMs: number;
+  /** A task running longer than this in a worker is failed and the worker replaced. */
+  taskTimeoutSeconds: number;
+  /** Network edge (server/http/listener.ts). */
+  network: NetworkLimits;
 }
+
+// Scheduling and resource budgets (issue 10); the numbers behind them are in the README.
+/** 100 megapixels decoded at once: 300 MB of RGB, about 1 GB at the peak with the workers' copies. */
+const DEFAULT_PIXELS_IN_FLIGHT = 100_000_000;
+/** Above every crowd measured (lumia.jpg: 493 faces, YuNet-s at max_size 0); 5x what AWS and Azure return. */
+const DEFAULT_MAX_FACES = 500;
+/** 2.4x the 4.1 s that the 493-face crowd took on an idle worker. */
+const DEFAULT_IMAGE_BUDGET_MS = 10_000;
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -91,6 +134,9 @@ function tls(env: NodeJS.ProcessEnv): TlsFiles | undefined {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const origins = (env.FACEREST_CORS_ORIGINS ?? '*').trim();
   const workers = integer(env, 'FACEREST_WORKERS', availableParallelism(), 1, 256);
+  // About a second of work at the measured 40 to 75 photos/s on 2 workers: a bound on the
+  // latency of what is admitted.
+  const maxQueue = integer(env, 'FACEREST_MAX_QUEUE', workers * 32, 1, 1_000_000);
   return {
     port: integer(env, 'PORT', 18080, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -110,12 +156,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPixels: integer(env, 'FACEREST_MAX_PIXELS', DEFAULT_MAX_PIXELS, 1, 2 ** 31),
       maxStreamImages: integer(env, 'FACEREST_MAX_STREAM_IMAGES', 1_000_000, 1, 2 ** 31),
     },
-    // About a second of work at the measured 40 to 75 photos/s on 2 workers: a bound on the
-    // latency of what is admitted.
-    maxQueue: integer(env, 'FACEREST_MAX_QUEUE', workers * 32, 1, 1_000_000),
-    drainSeconds: integer(env, 'FACEREST_DRAIN_SECONDS', 30, 0, 3600),
+    maxQueue,
+    // Well inside Kubernetes' default 30 s grace period, with the pool's own 5 s wait after it:
+    // the admitted work is about a second (FACEREST_MAX_QUEUE) and streams end at the drain.
+    drainSeconds: integer(env, 'FACEREST_DRAIN_SECONDS', 10, 0, 3600),
     apiKeys: apiKeys(env),
     tls: tls(env),
     logLevel: env.FACEREST_LOG_LEVEL || 'info',
+    // Scheduling and resource budgets (issue 10).
+    // Half the queue: streams keep every worker busy with far less (a stream's window is 4
+    // images per worker), and unary requests always find the other half.
+    maxStreamQueue: integer(env, 'FACEREST_MAX_STREAM_QUEUE', Math.max(1, Math.floor(maxQueue / 2)), 1, 1_000_000),
+    maxPixelsInFlight: integer(env, 'FACEREST_MAX_PIXELS_IN_FLIGHT', DEFAULT_PIXELS_IN_FLIGHT, 1, 2 ** 40),
+    maxFaces: integer(env, 'FACEREST_MAX_FACES', DEFAULT_MAX_FACES, 0, 1_000_000),
+    imageBudgetMs: integer(env, 'FACEREST_IMAGE_BUDGET_MS', DEFAULT_IMAGE_BUDGET_MS, 0, 3_600_000),
+    taskTimeoutSeconds: integer(env, 'FACEREST_TASK_TIMEOUT_SECONDS', 60, 1, 86_400),
+    // Network edge. A phone uploading 30 MB at 1 Mbit/s needs 240 s, inside the request
+    // timeout; a body that stops for 30 s, or a response unread for 30 s, is a stalled peer.
+    // The idle timeout outlasts the 60 s of common load balancers, so they close first.
+    network: {
+      maxConnections: integer(env, 'FACEREST_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+      maxStreamsPerConnection: integer(env, 'FACEREST_MAX_STREAMS_PER_CONNECTION', 100, 1, 100_000),
+      headersTimeoutSeconds: integer(env, 'FACEREST_HEADERS_TIMEOUT_SECONDS', 20, 1, 3600),
+      idleTimeoutSeconds: integer(env, 'FACEREST_IDLE_TIMEOUT_SECONDS', 65, 1, 86_400),
+      bodyTimeoutSeconds: integer(env, 'FACEREST_BODY_TIMEOUT_SECONDS', 30, 1, 3600),
+      requestTimeoutSeconds: integer(env, 'FACEREST_REQUEST_TIMEOUT_SECONDS', 300, 1, 86_400),
+      writeTimeoutSeconds: integer(env, 'FACEREST_WRITE_TIMEOUT_SECONDS', 30, 1, 3600),
+      bodyBudgetBytes: integer(env, 'FACEREST_BODY_BUDGET_BYTES', 512 << 20, 1024, 2 ** 40),
+      // Measured: an HTTP/2 stream that sent only its headers holds about 75 KB; the connection
+      // and stream caps alone would allow 100,000 of them.
+      maxRequests: integer(env, 'FACEREST_MAX_REQUESTS', 4096, 1, 1_000_000),
+    },
   };
 }

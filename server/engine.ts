@@ -1,4 +1,5 @@
 /** The loaded models behind the service: the worker pool and the Extractor that uses it. */
+import type { Logger } from 'pino';
 import { selectModels, type ModelOverrides } from '../models/select.js';
 import type { ModelDescription } from '../models/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
@@ -12,12 +13,26 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** How the worker pool runs and reports (issue 10). */
+export interface PoolSettings {
+  log: Logger;
+  taskTimeoutSeconds: number;
+  /** Told when the last worker is gone, and when one runs again. */
+  onAlive(alive: boolean): void;
+  /** The worker module; tests run the real worker under a wrapper that can make it misbehave. */
+  workerScript?: URL;
+}
+
 /** Resolves the model files first, so a wrong path fails before anything else starts. */
-export function prepareEngine(overrides: ModelOverrides, workers: number, deps: ExtractorDeps): () => Promise<Engine> {
+export function prepareEngine(overrides: ModelOverrides, workers: number, deps: ExtractorDeps,
+  settings: PoolSettings): () => Promise<Engine> {
   const files = selectModels(overrides);
   return async () => {
-    const pool = await WorkerPool.start(files, workers);
+    const pool = await WorkerPool.start(files, workers, {
+      log: settings.log, taskTimeoutMs: settings.taskTimeoutSeconds * 1000, script: settings.workerScript,
+    });
     pool.onTask = (t) => deps.metrics.task(t);
+    pool.onAlive = settings.onAlive;
     return {
       extractor: new Extractor(pool, deps),
       models: pool.models,

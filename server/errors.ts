@@ -6,6 +6,8 @@
  * logged with its stack and answered without its text.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from 'pino';
 
 export type ErrorKind =
   /** The request is malformed or names something impossible: the client must change it. */
@@ -25,12 +27,14 @@ interface KindAnswer {
   http: number;
   /** Whether the answer carries a retry hint (Retry-After / retry-after metadata). */
   retry: boolean;
+  /** Headers HTTP requires with this status (a 401 names its scheme). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export const ERROR_KINDS: Readonly<Record<ErrorKind, KindAnswer>> = {
   invalid: { code: Code.InvalidArgument, http: 400, retry: false },
   limit: { code: Code.InvalidArgument, http: 413, retry: false },
-  unauthenticated: { code: Code.Unauthenticated, http: 401, retry: false },
+  unauthenticated: { code: Code.Unauthenticated, http: 401, retry: false, headers: { 'www-authenticate': 'Bearer' } },
   overloaded: { code: Code.ResourceExhausted, http: 429, retry: true },
   unavailable: { code: Code.Unavailable, http: 503, retry: true },
 };
@@ -51,11 +55,42 @@ export class ServiceError extends Error {
 
 /** Headers that go with a refusal of this kind (the retry hint where it applies). */
 export function refusalHeaders(err: ServiceError): Record<string, string> {
-  return err.answer.retry ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+  return { ...err.answer.headers, ...(err.answer.retry ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}) };
+}
+
+/** The ServiceError behind `err`: itself, or the one a ConnectError was made from. */
+export function serviceErrorOf(err: unknown): ServiceError | undefined {
+  if (err instanceof ServiceError) return err;
+  if (err instanceof ConnectError && err.cause instanceof ServiceError) return err.cause;
+  return undefined;
 }
 
 /** A ServiceError as the RPC error it stands for; anything else is passed through unchanged. */
 export function toConnectError(err: unknown): unknown {
   if (!(err instanceof ServiceError)) return err;
   return new ConnectError(err.message, err.answer.code, refusalHeaders(err), undefined, err);
+}
+
+/** A code's name as the Connect protocol spells it (resource_exhausted); also the metrics' outcome label. */
+export const codeName = (code: Code): string => Code[code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase());
+
+// Request ids and internal failures (request parsing and errors, issue 10).
+
+/** The request being served, for code that has no other way to name it in a log line. */
+export interface RequestScope {
+  reqId: string;
+  log: Logger;
+}
+
+/** Set by the router around every request; read where an internal failure must be logged. */
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/**
+ * An unexpected failure inside a request (a worker error, a bug): the detail and its stack are
+ * logged under the request id, and the caller is told only `<what> failed` and that id.
+ */
+export function hiddenFailure(what: string, err: unknown): string {
+  const scope = requestScope.getStore();
+  scope?.log.error({ reqId: scope.reqId, err }, `${what} failed`);
+  return `${what} failed: internal error (request id ${scope?.reqId ?? 'unknown'})`;
 }

@@ -11,9 +11,9 @@ const good2 = readFace(BBT[1]);
 const BATCH: [string, Buffer, RegExp | null][] = [
   ['good bbt1', good1, null],
   ['truncated JPEG', good1.subarray(0, Math.floor(good1.length / 2)), /truncated|premature end/i],
-  ['random bytes', randomBytes(4096), /not a supported image format/],
+  ['random bytes', randomBytes(4096), /^unsupported format/],
   ['zero-length', Buffer.alloc(0), /empty image/],
-  ['text file', Buffer.from('name,identity\nimg1.jpg,someone\n'), /not a supported image format/],
+  ['text file', Buffer.from('name,identity\nimg1.jpg,someone\n'), /^unsupported format/],
   ['good bbt2', good2, null],
 ];
 

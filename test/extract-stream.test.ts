@@ -82,7 +82,7 @@ describe('ExtractStream', () => {
     const byId = Object.fromEntries(out.map((r) => [r.id, r.result!]));
     assert.equal(byId.good.error, '');
     assert.ok(byId.good.faces.length > 0);
-    assert.match(byId.bad.error, /not a supported image format/);
+    assert.match(byId.bad.error, /^unsupported format/);
     assert.match(byId.empty.error, /empty image/);
   });
 });

@@ -111,7 +111,13 @@ class Window {
 }
 
 export function createFaceClient(options: FaceClientOptions): FaceClient {
-  const sessions = new Http2SessionManager(options.baseUrl);
+  // Node counts the bytes a stream has written and not yet sent as session memory, and refuses
+  // response headers (RST_STREAM ENHANCE_YOUR_CALM) while that is over maxSessionMemory (10 MB by
+  // default): concurrent uploads of a few photos on one connection crossed it, and calls failed
+  // with INTERNAL (20 extractAll calls of 5 photos: 3 to 8 failed; a 65 MB message never saw its
+  // RESOURCE_EXHAUSTED). The queued bytes are this client's own images, so the limit protects
+  // nothing here; like grpc-js, switch it off.
+  const sessions = new Http2SessionManager(options.baseUrl, undefined, { maxSessionMemory: Number.MAX_SAFE_INTEGER });
   const client: Client<typeof FaceService> = createClient(FaceService, transportFor(options, sessions));
   const abortAll = new AbortController();
   const callOptions = (o: CallOptions = {}) => ({

@@ -1,28 +1,20 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-
-/** An error answered with this HTTP status and a JSON {"error": message} body. */
-export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-export async function readBody(req: IncomingMessage | Http2ServerRequest, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `request body exceeds the limit of ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { refusalHeaders, type ServiceError } from '../errors.js';
 
 export function sendJson(res: ServerResponse | Http2ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   res.end(payload);
+}
+
+/**
+ * Answers a refusal as JSON {"error": message} with its status and headers (Retry-After where
+ * the kind has a retry hint). Safe at any point of the request, before its body is read or
+ * half-way: the network layer (exchange.ts) drains the rest of the body on HTTP/1.1, or stops
+ * the upload with RST_STREAM(NO_ERROR) on HTTP/2, once this answer is out.
+ */
+export function sendRefusal(res: ServerResponse | Http2ServerResponse, err: ServiceError): void {
+  for (const [name, value] of Object.entries(refusalHeaders(err))) res.setHeader(name, value);
+  sendJson(res, err.answer.http, { error: err.message });
 }

@@ -1,13 +1,16 @@
 /**
  * Request routing on the one port: request ids, CORS, GET /healthz, GET /metrics, the legacy
- * POST /extract, the web page's files, and everything else to the Connect adapter (Connect,
- * gRPC and gRPC-Web protocols; its interceptor checks keys and logs each call).
+ * POST /extract, the web page's files, and everything else to the RPC adapter (Connect, gRPC
+ * and gRPC-Web protocols; it checks keys from the headers, its interceptor logs each call).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Limits } from '../config.js';
 import type { Engine } from '../engine.js';
+import { requestScope } from '../errors.js';
 import { legacyExtractRoute } from '../legacy/extract-route.js';
 import type { Metrics } from '../metrics.js';
+import type { Admission } from '../pipeline/admission.js';
 import type { HealthState } from '../rpc/health.js';
 import type { ApiKeys } from './auth.js';
 import { sendJson } from './body.js';
@@ -21,7 +24,8 @@ export interface RouteDeps {
   engine: () => Engine | undefined;
   health: HealthState;
   corsOrigins: AllowedOrigins;
-  maxBodyBytes: number;
+  limits: Limits;
+  admission: Admission;
   keys: ApiKeys;
   metrics: Metrics;
   log: Logger;
@@ -40,8 +44,13 @@ export function createHandler(deps: RouteDeps): Handler {
     const id = requestId(req.headers['x-request-id']);
     req.headers['x-request-id'] = id;
     res.setHeader('x-request-id', id);
-    if (applyCors(deps.corsOrigins, req, res)) return;
+    // Everything this request starts can name it in a log line (hiddenFailure in errors.ts).
+    requestScope.run({ reqId: id, log: deps.log }, route, req, res);
+  };
+
+  function route(...[req, res]: Parameters<Handler>): void {
     const path = (req.url ?? '/').split('?')[0];
+    if (applyCors(deps.corsOrigins, req, res)) return;
     if (path === '/healthz') {
       const serving = deps.health.serving;
       return sendJson(res, serving ? 200 : 503, { status: serving ? 'SERVING' : 'NOT_SERVING' });
@@ -56,5 +65,5 @@ export function createHandler(deps: RouteDeps): Handler {
     if (path === '/extract') return legacy(req, res);
     if (page(req, res, path)) return;
     deps.connect(req, res);
-  };
+  }
 }

@@ -5,6 +5,8 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../../models/types.js';
+import { ALIGNED_SIZE } from './align.js';
+import { checkImageFormat } from './image-format.js';
 
 /** An image that cannot be processed; its message is shown to the caller. */
 export class ImageError extends Error {}
@@ -34,16 +36,46 @@ function describeSharpError(err: Error): string {
   return `cannot decode image: ${m.split('\n')[0]}`;
 }
 
+/** Carries an error of the beforeDecode hook past the decoder's error translation. */
+class Waited {
+  constructor(readonly reason: unknown) {}
+}
+
 /** 100 megapixels: above the largest phone photos (about 50), far below what exhausts memory. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export interface DecodeOptions {
+  /**
+   * The image is an aligned face (embed_only): decode it straight to the recognizer's 112x112,
+   * stretched as the recognizer would, so a huge file never becomes a huge RGB buffer.
+   */
+  aligned?: boolean;
+  /**
+   * Awaited after the header is checked and before any pixel is decoded, with the number of
+   * pixels the decoded image will have (to wait for room in the server's pixel budget).
+   */
+  beforeDecode?: (pixels: number) => Promise<void>;
+}
+
+/** The size `decodeImage` gives an image of width x height (after EXIF orientation). */
+export function decodedSize(width: number, height: number, maxSize: number, aligned = false): { width: number; height: number } {
+  if (aligned) return { width: ALIGNED_SIZE, height: ALIGNED_SIZE };
+  const larger = Math.max(width, height);
+  if (maxSize <= 0 || larger <= maxSize) return { width, height };
+  const k = maxSize / larger;
+  return { width: Math.max(1, Math.round(width * k)), height: Math.max(1, Math.round(height * k)) };
+}
 
 /**
  * `maxPixels` is checked against the header's dimensions before any pixel is decoded, so a
  * small file that claims a huge image (a decompression bomb) costs nothing; sharp's
  * limitInputPixels enforces the same bound inside the decoder.
  */
-export async function decodeImage(data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedImage> {
+export async function decodeImage(
+  data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
+): Promise<DecodedImage> {
   if (data.length === 0) throw new ImageError('empty image: 0 bytes');
+  await checkImageFormat(data); // only the formats the README names; SVG is never rendered
   try {
     // The header alone (no pixel limit yet), so the refusal can say what the image claims.
     const meta = await sharp(data, { limitInputPixels: false }).metadata();
@@ -57,9 +89,19 @@ export async function decodeImage(data: Uint8Array, maxSize: number, maxPixels =
     const swap = (meta.orientation ?? 1) >= 5;
     const width = swap ? meta.height : meta.width;
     const height = swap ? meta.width : meta.height;
+    const target = decodedSize(width, height, maxSize, options.aligned);
+    if (options.beforeDecode) {
+      try {
+        await options.beforeDecode(target.width * target.height);
+      } catch (err) {
+        throw new Waited(err);
+      }
+    }
     const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' });
     let pipeline = input.rotate();
-    if (maxSize > 0 && Math.max(width, height) > maxSize) {
+    if (options.aligned) {
+      pipeline = pipeline.resize({ width: ALIGNED_SIZE, height: ALIGNED_SIZE, fit: 'fill' });
+    } else if (maxSize > 0 && Math.max(width, height) > maxSize) {
       pipeline = pipeline.resize({ width: maxSize, height: maxSize, fit: 'inside' });
     }
     const { data: pixels, info } = await pipeline
@@ -75,6 +117,8 @@ export async function decodeImage(data: Uint8Array, maxSize: number, maxPixels =
     };
   } catch (err) {
     if (err instanceof ImageError) throw err;
+    // Not the image's fault (the call ended while waiting for room): passed on as it is.
+    if (err instanceof Waited) throw err.reason;
     throw new ImageError(describeSharpError(err as Error));
   }
 }

@@ -12,10 +12,10 @@ import {
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/types.js';
 import type { Limits } from '../config.js';
-import { ServiceError } from '../errors.js';
+import { hiddenFailure, ServiceError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { WorkerPool } from '../pool/worker-pool.js';
-import type { Admission, Ticket } from './admission.js';
+import { NO_WORKER_MESSAGE, TaskTimeoutError, type WorkerPool } from '../pool/worker-pool.js';
+import type { Admission, FifoBudget, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
 import type { FaceQuery, FoundFace } from './faces.js';
@@ -28,7 +28,18 @@ export interface ExtractorDeps {
   limits: Limits;
   admission: Admission;
   metrics: Metrics;
+  // Scheduling and resource budgets (issue 10).
+  /** Decoded pixels in flight; an image waits here for room before it is decoded. */
+  pixels: FifoBudget;
+  /** Faces per image (0 = no cap) and worker time per image in ms (0 = none). */
+  maxFaces: number;
+  imageBudgetMs: number;
+  /** Aborts when the server drains: streams read no more images and end with UNAVAILABLE. */
+  draining: AbortSignal;
 }
+
+/** A stream image that was read but not admitted before the drain: answered by the stream's end. */
+const NOT_ADMITTED = Symbol('not admitted');
 
 function jpeg(crop: RgbImage): Promise<Buffer> {
   return sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
@@ -56,8 +67,10 @@ async function toFace(face: FoundFace, index: number, sx: number, sy: number, wi
   });
 }
 
-function queryFor(options: ExtractOptions, scaleToImage: number): FaceQuery {
+function queryFor(options: ExtractOptions, scaleToImage: number, deps: ExtractorDeps): FaceQuery {
   return {
+    maxFaces: deps.maxFaces,
+    budgetMs: deps.imageBudgetMs,
     threshold: options.threshold,
     limitFaces: options.limitFaces,
     minFaceSize: options.minFaceSize * scaleToImage,
@@ -89,39 +102,58 @@ export class Extractor {
 
   /**
    * One image. A bad image, or a failure on it, is reported in `error`; only the call's end
-   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason.
+   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason, and a server
+   * that cannot take work (no worker alive, shutting down) throws an 'unavailable' ServiceError.
+   * The image waits for room in the pixel budget before it is decoded, and its images take
+   * turns in the worker pool with other calls' as `call` (one object per request or stream).
    */
-  async extractImage(data: Uint8Array, options: ExtractOptions, signal?: AbortSignal): Promise<ImageResult> {
-    const { limits, metrics } = this.deps;
+  async extractImage(data: Uint8Array, options: ExtractOptions, signal?: AbortSignal, call: object = {}): Promise<ImageResult> {
+    const { limits, metrics, pixels } = this.deps;
     let result: ImageResult;
+    let releasePixels: (() => void) | undefined;
     try {
       signal?.throwIfAborted();
       if (data.length > limits.maxImageBytes) {
         throw new ImageError(`image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
       }
-      // Aligned faces are embedded at 112x112 whatever max_size says.
-      const { image, width, height } = await decodeImage(data, options.embedOnly ? 0 : options.maxSize, limits.maxPixels);
+      // Aligned faces are decoded straight to the recognizer's 112x112 whatever max_size says.
+      const { image, width, height } = await decodeImage(data, options.maxSize, limits.maxPixels, {
+        aligned: options.embedOnly,
+        beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
+      });
       signal?.throwIfAborted();
       const sx = width / image.width;
       const sy = height / image.height;
-      const faces = await this.pool.run(image, queryFor(options, 1 / sx), signal);
+      const found = await this.pool.run(image, queryFor(options, 1 / sx, this.deps), signal, call);
       result = create(ImageResultSchema, {
         width,
         height,
-        faces: await Promise.all(faces.map((f, i) => toFace(f, i, sx, sy, width, height))),
+        faces: await Promise.all(found.faces.map((f, i) => toFace(f, i, sx, sy, width, height))),
+        facesTruncated: found.truncated,
       });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const message = err instanceof ImageError ? err.message : `processing failed: ${(err as Error).message}`;
+      // No worker alive, or the server shutting down: the call fails with UNAVAILABLE (retry).
+      if (err instanceof ServiceError) throw err;
+      if (err instanceof TaskTimeoutError) err = new ImageError(err.message);
+      const message = err instanceof ImageError ? err.message : hiddenFailure('processing', err);
       result = create(ImageResultSchema, { error: message });
+    } finally {
+      releasePixels?.();
     }
     metrics.image(!result.error, result.faces.length);
     return result;
   }
 
+  /** While no inference worker is alive, calls fail at once instead of waiting. */
+  private checkAlive(): void {
+    if (!this.pool.alive) throw new ServiceError('unavailable', NO_WORKER_MESSAGE);
+  }
+
   /**
    * Throws a ServiceError before any work: 'invalid' for bad options, 'limit' for too many
-   * images, 'overloaded' when the server's queue is full.
+   * images, 'overloaded' when the server's queue is full, 'unavailable' while no worker is
+   * alive or the server drains.
    */
   async extract(req: ExtractRequest, signal?: AbortSignal): Promise<ExtractResponse> {
     const options = this.options(req);
@@ -130,17 +162,20 @@ export class Extractor {
       this.deps.metrics.reject('limit');
       throw new ServiceError('limit', `${req.images.length} images in one request exceeds the limit of ${maxImages}`);
     }
+    this.checkAlive();
     let ticket: Ticket;
     try {
       ticket = this.deps.admission.admit(req.images.length);
     } catch (err) {
-      this.deps.metrics.reject('overloaded');
+      if ((err as ServiceError).kind === 'overloaded') this.deps.metrics.reject('overloaded');
       throw err;
     }
+    // The call's images take turns with every other call's in the worker pool.
+    const call = {};
     try {
       const results = await mapBounded(req.images, this.window, async (img) => {
         try {
-          return await this.extractImage(img.data, options, signal);
+          return await this.extractImage(img.data, options, signal, call);
         } finally {
           ticket.release();
         }
@@ -153,28 +188,45 @@ export class Extractor {
 
   /**
    * Answers each image as it is done. Images wait for room in the server's queue (the stream's
-   * own window bounds what it holds); the stream ends with a 'limit' ServiceError after maxStreamImages.
+   * own window bounds what it holds, and streams together hold at most their share); the stream
+   * ends with a 'limit' ServiceError after maxStreamImages, and with 'unavailable' when the
+   * server drains, once the images it had admitted are answered.
    */
   extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
     const { maxStreamImages } = this.deps.limits;
+    const { admission, draining } = this.deps;
     let count = 0;
     // Waiting for room ends with the call; without a signal (in-process callers) it never does.
     const callEnded = signal ?? new AbortController().signal;
-    return mapUnordered(requests, this.window, async (req) => {
+    const call = {};
+    const answers = mapUnordered(requests, this.window, async (req) => {
       const options = this.options(req);
       if (++count > maxStreamImages) {
         this.deps.metrics.reject('limit');
         throw new ServiceError('limit', `more than ${maxStreamImages} images in one stream; open another stream`);
       }
-      const ticket = await this.deps.admission.wait(callEnded);
+      let ticket: Ticket;
+      try {
+        ticket = await admission.wait(callEnded);
+      } catch (err) {
+        // Read, but not admitted before the drain: the stream's UNAVAILABLE answers for it.
+        if (draining.aborted && !callEnded.aborted) return NOT_ADMITTED;
+        throw err;
+      }
       try {
         return create(ExtractStreamResponseSchema, {
           id: req.id,
-          result: await this.extractImage(req.image?.data ?? new Uint8Array(), options, signal),
+          result: await this.extractImage(req.image?.data ?? new Uint8Array(), options, signal, call),
         });
       } finally {
         ticket.releaseAll();
       }
-    });
+    }, draining);
+    // Errors surface while iterating, where the RPC layer translates them, never from this call.
+    const checkAlive = () => this.checkAlive();
+    return (async function* () {
+      checkAlive();
+      for await (const answer of answers) if (answer !== NOT_ADMITTED) yield answer;
+    })();
   }
 }

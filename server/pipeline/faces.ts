@@ -29,11 +29,32 @@ export interface FaceQuery {
   /** The image is an aligned face: skip detection. */
   embedOnly: boolean;
   attributes: boolean;
+  /** At most this many faces, the most probable first; 0 = no cap. */
+  maxFaces: number;
+  /**
+   * Worker time for the image, in milliseconds, checked between groups of faces; faces beyond it
+   * are dropped (at least one group is always done). 0 = no budget.
+   */
+  budgetMs: number;
 }
 
 export const FULL_QUERY: FaceQuery = {
   limitFaces: 0, minFaceSize: 0, embed: true, returnCrops: false, embedOnly: false, attributes: false,
+  maxFaces: 0, budgetMs: 0,
 };
+
+/** The faces of one image, and whether the faces cap or the time budget left some out. */
+export interface FaceResult {
+  faces: FoundFace[];
+  truncated: boolean;
+}
+
+/**
+ * Faces are landmarked and embedded in groups of this size: a batched recognizer gets a bounded
+ * input tensor (1,000 faces at once made one of 150 MB), and the time budget is checked between
+ * groups (16 faces take about 0.15 s with the default pack).
+ */
+const FACE_GROUP = 16;
 
 export interface FoundFace {
   box: BoxArray;
@@ -93,9 +114,51 @@ async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery): P
   }];
 }
 
+/** Every face the query asks for, without the cap and budget's report. */
 export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY): Promise<FoundFace[]> {
-  if (q.embedOnly) return alignedFace(models, image, q);
-  const detections = select(await models.detector.detect(image, q.threshold), q);
+  return (await extractFaces(models, image, q)).faces;
+}
+
+/** How a long image shares its worker (server/pool/worker.ts). */
+export interface FaceHooks {
+  /** Called once when the image has more than one group of faces. */
+  heavy?(): void;
+  /** Awaited between groups of faces: other images may run meanwhile (not counted in the budget). */
+  between?(): Promise<void>;
+}
+
+export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY,
+  hooks: FaceHooks = {}): Promise<FaceResult> {
+  const start = performance.now();
+  if (q.embedOnly) return { faces: await alignedFace(models, image, q), truncated: false };
+  let detections = select(await models.detector.detect(image, q.threshold), q);
+  let truncated = false;
+  if (q.maxFaces > 0 && detections.length > q.maxFaces) {
+    // Detections come highest probability first.
+    detections = detections.slice(0, q.maxFaces);
+    truncated = true;
+  }
+  if (detections.length > FACE_GROUP) hooks.heavy?.();
+  const faces: FoundFace[] = [];
+  let waited = 0;
+  for (let at = 0; at < detections.length; at += FACE_GROUP) {
+    if (at > 0) {
+      if (q.budgetMs > 0 && performance.now() - start - waited > q.budgetMs) {
+        truncated = true;
+        break;
+      }
+      if (hooks.between) {
+        const paused = performance.now();
+        await hooks.between();
+        waited += performance.now() - paused;
+      }
+    }
+    faces.push(...await facesOf(models, image, detections.slice(at, at + FACE_GROUP), q));
+  }
+  return { faces, truncated };
+}
+
+async function facesOf(models: FaceModels, image: RgbImage, detections: Detection[], q: FaceQuery): Promise<FoundFace[]> {
   const landmarks: Float32Array[] = [];
   for (const d of detections) {
     if (d.keypoints) landmarks.push(d.keypoints);

@@ -1,7 +1,7 @@
 /** The messages between the pool (main thread) and its workers. */
 import type { ModelDescription, ModelFile, RgbImage } from '../../models/types.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FoundFace } from '../pipeline/faces.js';
+import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
 
 export interface WorkerModels {
   detector: ModelFile;
@@ -20,5 +20,8 @@ export interface TaskMessage {
 export type WorkerMessage =
   | { type: 'ready'; models: ModelDescription[] }
   | { type: 'failed'; error: string }
-  | { type: 'result'; id: number; faces: FoundFace[]; timing: TaskTiming }
-  | { type: 'error'; id: number; error: string; timing: TaskTiming };
+  /** The task has many faces and gives up its turn between groups of them. */
+  | { type: 'heavy'; id: number }
+  /** `left`: tasks the worker still holds after this one (0: it is idle). */
+  | { type: 'result'; id: number; result: FaceResult; timing: TaskTiming; left: number }
+  | { type: 'error'; id: number; error: string; timing: TaskTiming; left: number };

@@ -5,12 +5,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
 import type { AttributeModel, ModelDescription } from '../../models/types.js';
-import { findFaces, type FaceModels } from '../pipeline/faces.js';
+import { extractFaces, findFaces, type FaceModels } from '../pipeline/faces.js';
 import { IDENTITY } from '../../models/sampling.js';
 import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
 import type { TaskTiming } from '../metrics.js';
 
-/** Seconds spent in each model role during the current task (one task runs at a time). */
+/** Seconds spent in each model role by the task that holds the turn (one runs models at a time). */
 let modelSeconds: Record<string, number> = {};
 
 /** Wraps a model's method so its time is added to modelSeconds[role]. */
@@ -31,6 +31,43 @@ function timeModels(models: FaceModels): void {
   if (models.landmarker) timed(models.landmarker, 'fivePoints', 'landmarks');
   timed(models.recognizer, 'embed', 'recognizer');
   for (const a of models.attributes) timed(a, 'predict', 'attributes');
+}
+
+/**
+ * Who runs models next. Images start in order of arrival; an image with many faces, between
+ * groups of them, lines up again behind the others of its kind. When both kinds wait, the turn
+ * alternates: a new image waits for at most one group of faces, and a long image still moves
+ * on while new ones keep coming.
+ */
+class Turns {
+  private held = false;
+  private lastWasLong = false;
+  private readonly waiting = { start: [] as (() => void)[], long: [] as (() => void)[] };
+
+  /** Resolves with the release function once it is this caller's turn. */
+  take(kind: 'start' | 'long'): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = () => {
+        this.held = true;
+        this.lastWasLong = kind === 'long';
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.held = false;
+          this.next();
+        });
+      };
+      this.waiting[kind].push(grant);
+      if (!this.held) this.next();
+    });
+  }
+
+  private next(): void {
+    const { start, long } = this.waiting;
+    const grant = start.length > 0 && (long.length === 0 || this.lastWasLong) ? start.shift() : long.shift();
+    grant?.();
+  }
 }
 
 const port = parentPort!;
@@ -64,22 +101,42 @@ try {
   timeModels(models);
   const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
     .filter((m) => m !== undefined).map((m) => m.description);
-  // One task at a time: the families reuse their input tensors between runs, and the pool
-  // sends a second task only so that it is queued here the moment the first one finishes.
-  let queue = Promise.resolve();
+  // One task runs models at a time: the families reuse their input tensors between runs. A
+  // task holds the turn from start to end, except an image with many faces: it gives the turn
+  // up between groups of faces, so that the other image the pool sent here (normally queued
+  // beside it) is not held for seconds behind it. The pool is told, and sends this worker
+  // more work beside such an image.
+  const turns = new Turns();
+  let held = 0;
   port.on('message', (task: TaskMessage) => {
-    queue = queue.then(async () => {
-      modelSeconds = {};
-      const start = performance.now();
-      const timing = (): TaskTiming => ({ busySeconds: (performance.now() - start) / 1000, models: modelSeconds });
+    held++;
+    void (async () => {
+      const own: Record<string, number> = {};
+      let busy = 0;
+      let release = await turns.take('start');
+      let since = performance.now();
+      modelSeconds = own;
+      const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own });
       try {
-        const faces = await findFaces(models, task.image, task.query);
-        const buffers = faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
-        post({ type: 'result', id: task.id, faces, timing: timing() }, buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
+        const result = await extractFaces(models, task.image, task.query, {
+          heavy: () => post({ type: 'heavy', id: task.id }),
+          between: async () => {
+            busy += performance.now() - since;
+            release();
+            release = await turns.take('long');
+            since = performance.now();
+            modelSeconds = own;
+          },
+        });
+        const buffers = result.faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
+        post({ type: 'result', id: task.id, result, timing: timing(), left: --held },
+          buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
       } catch (err) {
-        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing() });
+        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing(), left: --held });
+      } finally {
+        release();
       }
-    });
+    })();
   });
   post({ type: 'ready', models: described });
 } catch (err) {

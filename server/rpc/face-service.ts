@@ -1,12 +1,12 @@
 /** facerest.v1.FaceService handlers: thin, everything happens in the Extractor. */
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import type { ConnectRouter } from '@connectrpc/connect';
 import {
   FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/types.js';
 import type { Engine } from '../engine.js';
-import { toConnectError } from '../errors.js';
+import { ServiceError, toConnectError } from '../errors.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -32,7 +32,7 @@ function modelInfo(m: ModelDescription) {
 export function faceServiceRoutes(engine: () => Engine | undefined, version: string) {
   const ready = (): Engine => {
     const e = engine();
-    if (!e) throw new ConnectError('the models are still loading; retry shortly', Code.Unavailable);
+    if (!e) throw toConnectError(new ServiceError('unavailable', 'the models are still loading; retry shortly'));
     return e;
   };
   return (router: ConnectRouter) => router.service(FaceService, {

@@ -1,11 +1,15 @@
 /**
- * Wraps every RPC (all protocols): API key check, one log line and the metrics per call, and no
- * internals in answers: an unexpected error is logged with its stack under the request id and
- * answered as INTERNAL with that id only.
+ * Wraps every RPC (all protocols): it decides each call's outcome, and keeps internals out of
+ * answers: an unexpected error is logged with its stack under the request id and answered as
+ * INTERNAL with that id only. The call's log line and metrics are written by the adapter when
+ * the response is done (adapter.ts), so an answer the client never read is counted as
+ * 'disconnected', not 'ok'. API keys are checked before the call reaches Connect (adapter.ts,
+ * from the headers alone); the check here stays as a second line should a path ever miss that.
  */
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
+import { codeName, ServiceError, toConnectError } from '../errors.js';
 import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
 import type { Metrics, Protocol } from '../metrics.js';
 
@@ -15,36 +19,58 @@ export function protocolOf(contentType: string | null | undefined): Protocol {
   return 'connect';
 }
 
-/** A gRPC code's name in snake case (deadline_exceeded), as the Connect protocol spells it. */
-const outcomeOf = (code: Code) => Code[code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase());
+/** One RPC as the adapter and the interceptor both see it: a Connect context value per call. */
+export interface RpcCall {
+  reqId: string;
+  protocol: Protocol;
+  method: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+  /** 'ok', 'canceled', or the code's name (resource_exhausted); the first one decided wins. */
+  outcome?: string;
+}
+
+export const RPC_CALL = createContextKey<RpcCall | undefined>(undefined, { description: 'the RPC being served' });
+
+/**
+ * The log line and the metrics of one RPC once its response is done: `delivered` is false when
+ * the client went away before the whole answer was written.
+ */
+export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall, delivered: boolean): void {
+  const { reqId, protocol, method } = call;
+  const outcome = delivered ? call.outcome ?? 'canceled' : 'disconnected';
+  const seconds = (performance.now() - call.started) / 1000;
+  deps.metrics.request(protocol, method, outcome, seconds);
+  deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
+}
+
+/** A refusal counted by its reason, for the kinds the metrics name. */
+export function countRefusal(metrics: Metrics, err: ServiceError): void {
+  if (err.kind === 'overloaded' || err.kind === 'limit' || err.kind === 'unauthenticated') metrics.reject(err.kind);
+}
 
 export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger }): Interceptor {
   const { keys, metrics, log } = deps;
   return (next) => async (req) => {
-    const start = performance.now();
-    const protocol = protocolOf(req.header.get('content-type'));
     const method = req.method.name;
-    const reqId = req.header.get('x-request-id') ?? '';
-    let finished = false;
-    const finish = (outcome: string) => {
-      if (finished) return;
-      finished = true;
-      const seconds = (performance.now() - start) / 1000;
-      metrics.request(protocol, method, outcome, seconds);
-      log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
+    // The adapter gives every call its record; in-process callers without one get their own.
+    const call = req.contextValues.get(RPC_CALL) ?? {
+      reqId: req.header.get('x-request-id') ?? '', protocol: protocolOf(req.header.get('content-type')), method, started: performance.now(),
     };
+    const reqId = call.reqId;
+    const finish = (outcome: string) => { call.outcome ??= outcome; };
     const fail = (err: unknown): ConnectError => {
       const known = err instanceof ConnectError ? err : undefined;
       if (!known) log.error({ reqId, method, err }, 'internal error');
       const answer = known ?? new ConnectError(`internal error (request id ${reqId})`, Code.Internal);
-      finish(outcomeOf(answer.code));
+      finish(codeName(answer.code));
       return answer;
     };
     try {
       // Health checks stay open, as /healthz does: orchestrators' probes carry no keys.
       if (req.service.typeName !== Health.typeName && !keys.allows(req.header.get('authorization'), req.header.get('x-api-key'))) {
         metrics.reject('unauthenticated');
-        throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
+        throw toConnectError(new ServiceError('unauthenticated', UNAUTHENTICATED_MESSAGE));
       }
       const res = await next(req);
       if (!res.stream) {

@@ -23,10 +23,12 @@ export interface TestServer {
 
 /**
  * Resolves once the server logs `until`: 'ready' (models loaded, the default) or 'listening'
- * (port open, models possibly still loading).
+ * (port open, models possibly still loading). `entry`: the process's script under the project
+ * root (test/helpers/fragile-main.ts runs the server with misbehaving workers).
  */
-export async function startServer(env: Record<string, string> = {}, until: 'ready' | 'listening' = 'ready'): Promise<TestServer> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/server/main.js')], {
+export async function startServer(env: Record<string, string> = {}, until: 'ready' | 'listening' = 'ready',
+  entry = 'dist/server/main.js'): Promise<TestServer> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, entry)], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,193 @@
+/**
+ * The InsightFace-REST JSON of POST /extract and the generated messages, both ways:
+ *   {"images":{"data":[base64, ...]},"max_size":640}
+ *   -> [[{"vec":[...],"det":0,"prob":0.99,"bbox":[x1,y1,x2,y2]}, ...], ...]
+ * The body is scanned while it arrives (entries counted, nesting bounded) before JSON.parse
+ * builds anything, and no answer ever echoes more than a short excerpt of what was sent.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import {
+  ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
+} from '../../gen/facerest/v1/face_service_pb.js';
+import type { Limits } from '../config.js';
+import { ServiceError, serviceErrorOf } from '../errors.js';
+import { bodyTooLarge } from '../http/preflight.js';
+import { jsonBudget } from '../parse/budgets.js';
+import { JsonScanner } from '../parse/json-scan.js';
+
+export interface LegacyFace {
+  /** null when extract_embedding is false. */
+  vec: number[] | null;
+  det: number;
+  prob: number;
+  bbox: [number, number, number, number];
+  /** With return_landmarks: five [x, y] points. */
+  landmarks?: [number, number][];
+  /** With return_face_data: the aligned 112x112 face, base64 JPEG. */
+  facedata?: string;
+  /** With extract_ga, when an age model is loaded: age in whole years. */
+  age?: number;
+  /** With extract_ga, when a gender model is loaded: 0 female, 1 male (InsightFace's coding). */
+  gender?: number;
+}
+
+/** What the JSON asked for beyond the request message itself. */
+export interface LegacyOutput {
+  landmarks: boolean;
+  /** Positions of images over the byte limit: never decoded, answered [] as any failed image. */
+  skipped: number[];
+}
+
+const MAX_UINT32 = 0xffffffff;
+const DATA_URL = /^data:[^,]*;base64,/;
+// Standard or URL-safe alphabet, padding optional, whitespace (line breaks) allowed.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** A value as an answer may quote it: short, whatever was sent. */
+export function excerpt(v: unknown): string {
+  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}... (${v.length} characters)` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  return 'an object';
+}
+
+/**
+ * Reads the body, counting while it arrives: more than maxImages entries in images.data, a
+ * body over the limit or JSON nested too deep is refused before the rest is read or parsed.
+ */
+export async function readLegacyBody(req: IncomingMessage | Http2ServerRequest, limits: Limits): Promise<unknown> {
+  const scanner = new JsonScanner(jsonBudget(limits, ['images', 'data']));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // A refusal leaves the rest of the body unread but the request alive, so that the answer
+  // can still reach the client (a for-await loop would destroy the request as it stops).
+  try {
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes);
+      scanner.write(chunk);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    // The network layer refuses a body that does not fit the server's budget by failing the
+    // request with the refusal (http/exchange.ts).
+    throw serviceErrorOf(err) ?? err;
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  } catch (err) {
+    throw new ServiceError('invalid', `request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+/** Node's decoder skips characters outside the alphabet; a client bug should be named instead. */
+function decodeBase64(text: string, index: number): Buffer {
+  const bare = text.replace(DATA_URL, '').replace(/\s+/g, '');
+  if (!BASE64.test(bare) || bare.replace(/=+$/, '').length % 4 === 1) {
+    throw new ServiceError('invalid', `"images.data[${index}]" is not valid base64`);
+  }
+  return Buffer.from(bare, 'base64');
+}
+
+type Check = (v: unknown) => boolean;
+const isUint = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT32;
+const isBool = (v: unknown) => typeof v === 'boolean';
+// A Map: option names are looked up as they come, and "constructor" or "__proto__" must not
+// find Object.prototype's.
+const OPTIONS = new Map<string, [Check, string]>([
+  // Later InsightFace-REST clients send [width, height]; its larger value caps the larger side.
+  ['max_size', [(v) => isUint(v) || (Array.isArray(v) && v.length === 2 && v.every(isUint)),
+    'a non-negative integer (0 = never resize) or a list of two, [width, height]']],
+  ['threshold', [(v) => typeof v === 'number' && v >= 0 && v <= 1, 'a number from 0 to 1']],
+  ['limit_faces', [isUint, 'a non-negative integer (0 = all faces)']],
+  ['min_face_size', [isUint, 'a non-negative integer (pixels)']],
+  ['return_landmarks', [isBool, 'true or false']],
+  ['return_face_data', [isBool, 'true or false']],
+  ['extract_embedding', [isBool, 'true or false']],
+  ['embed_only', [isBool, 'true or false']],
+  ['extract_ga', [isBool, 'true or false']],
+  // InsightFace-REST's output format; "1" is the one this route (and that server's clients) speak.
+  ['api_ver', [(v) => v === '1' || v === 1, '"1" (the only output format served)']],
+]);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Bytes a base64 text decodes to; the cheap bound first, the exact count only near the limit. */
+function overLimit(text: string, limit: number): boolean {
+  if (Math.floor((text.length * 3) / 4) <= limit) return false;
+  const bare = text.replace(DATA_URL, '').replace(/\s+/g, '').replace(/=+$/, '');
+  return Math.floor((bare.length * 3) / 4) > limit;
+}
+
+/**
+ * Validates the legacy JSON body and builds the generated request; throws an 'invalid'
+ * ServiceError naming the problem. Images over maxImageBytes are not decoded (see LegacyOutput).
+ */
+export function toExtractRequest(body: unknown, maxImageBytes: number): { request: ExtractRequest; output: LegacyOutput } {
+  if (!isObject(body)) throw new ServiceError('invalid', 'request body must be a JSON object');
+  const images = body.images;
+  if (!isObject(images)) throw new ServiceError('invalid', '"images" must be an object with a "data" list');
+  if (images.urls !== undefined) {
+    throw new ServiceError('invalid', '"images.urls" is not supported: facerest never fetches images from URLs; send them in "images.data"');
+  }
+  const data = images.data;
+  if (!Array.isArray(data)) throw new ServiceError('invalid', '"images.data" must be a list of base64-encoded images');
+  const bad = data.findIndex((d) => typeof d !== 'string');
+  if (bad >= 0) throw new ServiceError('invalid', `"images.data[${bad}]" must be a base64 string, got ${excerpt(data[bad])}`);
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'images' || value === null) continue;
+    const option = OPTIONS.get(key);
+    if (!option) throw new ServiceError('invalid', `unknown option ${excerpt(key)}; known options: ${[...OPTIONS.keys()].join(', ')}`);
+    if (!option[0](value)) throw new ServiceError('invalid', `"${key}" must be ${option[1]}, got ${excerpt(value)}`);
+  }
+  const opt = <T>(key: string) => (body[key] ?? undefined) as T | undefined;
+  const maxSize = opt<number | number[]>('max_size');
+  const skipped: number[] = [];
+  const decoded: Buffer[] = [];
+  (data as string[]).forEach((s, i) => {
+    if (overLimit(s, maxImageBytes)) skipped.push(i);
+    else decoded.push(decodeBase64(s, i));
+  });
+  const request = create(ExtractRequestSchema, {
+    images: decoded.map((d) => create(ImageSchema, { data: d })),
+    maxSize: Array.isArray(maxSize) ? Math.max(...maxSize) : maxSize,
+    threshold: opt<number>('threshold'),
+    limitFaces: opt<number>('limit_faces'),
+    minFaceSize: opt<number>('min_face_size'),
+    returnFaceData: opt<boolean>('return_face_data'),
+    extractEmbedding: opt<boolean>('extract_embedding'),
+    embedOnly: opt<boolean>('embed_only'),
+    extractGa: opt<boolean>('extract_ga'),
+  });
+  return { request, output: { landmarks: opt<boolean>('return_landmarks') ?? false, skipped } };
+}
+
+/** The original response shape; extra fields only when the request asked for them and a model gave them. */
+export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, output: LegacyOutput): LegacyFace[][] {
+  const withEmbedding = request.extractEmbedding ?? true;
+  const answers = res.results.map((r) => r.faces.map((f) => {
+    const face: LegacyFace = {
+      vec: withEmbedding ? f.embedding : null,
+      det: f.index,
+      prob: f.prob,
+      bbox: [
+        Math.round(f.box?.x1 ?? 0), Math.round(f.box?.y1 ?? 0),
+        Math.round(f.box?.x2 ?? 0), Math.round(f.box?.y2 ?? 0),
+      ],
+    };
+    if (output.landmarks) face.landmarks = f.landmarks.map((p) => [p.x, p.y]);
+    if (request.returnFaceData) face.facedata = Buffer.from(f.faceData).toString('base64');
+    if (request.extractGa) {
+      // As the RPC: an attribute no loaded model gives is absent, not 0.
+      if (f.age !== undefined) face.age = Math.round(f.age);
+      if (f.gender !== Gender.UNSPECIFIED) face.gender = f.gender === Gender.MALE ? 1 : 0;
+    }
+    return face;
+  }));
+  for (const i of output.skipped) answers.splice(i, 0, []);
+  return answers;
+}

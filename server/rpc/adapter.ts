@@ -1,0 +1,92 @@
+/**
+ * Connect on Node's HTTP servers (gRPC, gRPC-Web and Connect), as connectNodeAdapter does it,
+ * plus two things it cannot do. Refusals that the headers decide (no API key, a declared body
+ * over the limit, a unary Extract while the queue has no room) are answered before a byte of
+ * the body is read; before, Connect read, decompressed and decoded up to the 64 MB body limit
+ * before its interceptors saw the key. And every body is checked on its way into Connect
+ * (body-guard.ts), so that decoding it costs no more than the limits allow. Built from
+ * connect-node's public pieces (createConnectRouter, universalRequestFromNodeRequest,
+ * universalResponseToNodeResponse); nothing of Connect is patched.
+ */
+import {
+  Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
+} from '@connectrpc/connect';
+import {
+  compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse,
+} from '@connectrpc/connect-node';
+import type { Logger } from 'pino';
+import { FaceService } from '../../gen/facerest/v1/face_service_pb.js';
+import { Health } from '../../gen/grpc/health/v1/health_pb.js';
+import type { Limits } from '../config.js';
+import { codeName, type ServiceError } from '../errors.js';
+import type { ApiKeys } from '../http/auth.js';
+import type { Handler } from '../http/listener.js';
+import { declaredTooLarge, missingKey } from '../http/preflight.js';
+import type { Metrics } from '../metrics.js';
+import type { Admission } from '../pipeline/admission.js';
+import { guardBody } from './body-guard.js';
+import { countRefusal, protocolOf, recordRpc, RPC_CALL, type RpcCall } from './interceptor.js';
+import { sendRpcRefusal } from './refusal.js';
+
+export interface RpcGate {
+  keys: ApiKeys;
+  admission: Admission;
+  limits: Limits;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void }, gate: RpcGate): Handler {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  options.routes(router);
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const { keys, admission, limits, metrics, log } = gate;
+
+  return (req, res) => {
+    const handler = handlers.get((req.url ?? '').split('?')[0]);
+    if (!handler) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const reqId = String(req.headers['x-request-id'] ?? '');
+    const call: RpcCall = {
+      reqId, protocol: protocolOf(req.headers['content-type']), method: handler.method.name, started: performance.now(),
+    };
+    // One log line and the metrics per call, once its answer is out (or the client gone).
+    res.once('close', () => recordRpc(gate, call, res.writableFinished));
+    const unary = handler.method.methodKind === 'unary';
+    const refused = (err: ServiceError) => {
+      countRefusal(metrics, err);
+      call.outcome ??= codeName(err.answer.code);
+    };
+
+    // Health checks stay open, as /healthz does: orchestrators' probes carry no keys.
+    const early = (handler.service.typeName === Health.typeName ? undefined : missingKey(keys, req.headers))
+      ?? declaredTooLarge(req.headers, limits.maxBodyBytes)
+      ?? (handler.method === FaceService.method.extract ? admission.refusal() : undefined);
+    if (early) {
+      refused(early);
+      sendRpcRefusal(req, res, early);
+      return;
+    }
+
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    // The body is read here rather than through Connect's reader, which destroys the request
+    // when it stops early: a refusal must leave the connection able to carry its answer.
+    const source = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+    // A stream's refusal reaches the interceptor as the stream's error and its outcome is set
+    // there; a unary message is decoded before the interceptor runs, so it is set here.
+    const body = guardBody(source, uReq.header, handler.method.input, limits,
+      (err) => (unary ? refused(err) : countRefusal(metrics, err)));
+    handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((reason: unknown) => {
+        if (uReq.signal.aborted || res.destroyed || ConnectError.from(reason).code === Code.Aborted) {
+          log.debug({ reqId, method: handler.method.name, err: reason }, 'client went away');
+        } else {
+          log.error({ reqId, method: handler.method.name, err: reason }, 'internal error');
+        }
+      });
+  };
+}
