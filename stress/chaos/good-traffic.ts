@@ -89,8 +89,10 @@ export class GoodTraffic {
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly closers: (() => void)[] = [];
-  readonly tally: GoodTally = { sent: 0, correct: 0, refused: 0, failures: [] };
+  readonly tally: GoodTally = { sent: 0, correct: 0, refused: 0, failures: [], byProtocol: {}, latencyMs: { p50: 0, max: 0 } };
   private wake?: () => void;
+  /** Times to correct answers, ms. */
+  readonly latencies: number[] = [];
 
   constructor(private readonly o: GoodTrafficOptions, private readonly photos: Photo[], private readonly refs: Map<string, Reference>) {}
 
@@ -110,13 +112,18 @@ export class GoodTraffic {
     this.wake?.();
     await Promise.all(this.lanes);
     for (const close of this.closers) close();
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    this.tally.latencyMs = { p50: Math.round(sorted[sorted.length >> 1] ?? 0), max: Math.round(sorted.at(-1) ?? 0) };
     return this.tally;
   }
 
   private async loop(label: string, lane: Lane, offset: number): Promise<void> {
+    const mine = (this.tally.byProtocol[label] = { sent: 0, correct: 0 });
     for (let i = offset; this.running; i++) {
       const photo = this.photos[i % this.photos.length];
       this.tally.sent++;
+      mine.sent++;
+      const start = performance.now();
       let outcome: Outcome;
       try {
         outcome = await lane(photo);
@@ -125,8 +132,13 @@ export class GoodTraffic {
       }
       if (outcome.kind === 'answer') {
         const why = mismatch(this.refs.get(photo.name)!, outcome.embeddings);
-        if (why === undefined) this.tally.correct++;
-        else this.fail(`${label} ${photo.name}: ${why}`);
+        if (why === undefined) {
+          this.tally.correct++;
+          mine.correct++;
+          this.latencies.push(performance.now() - start);
+        } else {
+          this.fail(`${label} ${photo.name}: ${why}`);
+        }
       } else if (outcome.kind === 'refused') {
         this.tally.refused++;
         this.fail(`${label} ${photo.name}: refused (retry hint)`);

@@ -34,6 +34,14 @@ export interface AttackContext {
   apiKey: string;
   /** { authorization: 'Bearer <apiKey>' } */
   auth: Record<string, string>;
+  /** The server's resident memory now, in MB (0 once it is gone). */
+  rssMb(): number;
+  /** The highest it has been since the attack began (sampled every 100 ms). */
+  rssPeakMb(): number;
+  /** The server's log lines written since the attack began. */
+  logs(): Record<string, unknown>[];
+  /** The good clients' answer times so far in this attack, in ms (empty for quiet attacks). */
+  goodLatencies(): number[];
 }
 
 export interface Attack {
@@ -53,6 +61,11 @@ export interface Attack {
   quiet?: string;
   /** Extra server environment for this attack (the runner starts a server with it). */
   env?: Record<string, string>;
+  /**
+   * Server log lines at level error that this attack provokes on purpose (matched against
+   * `msg`); any other error line is a broken expectation.
+   */
+  expectedErrorLogs?: RegExp;
   run(ctx: AttackContext): Promise<void>;
 }
 
@@ -63,6 +76,10 @@ export interface GoodTally {
   refused: number;
   /** Up to 10 descriptions of answers that were wrong or failed. */
   failures: string[];
+  /** Per protocol (gRPC, Connect/1.1, gRPC-Web/2, REST): sent and correct. */
+  byProtocol: Record<string, { sent: number; correct: number }>;
+  /** Time to a correct answer, ms: median and slowest (0 when none). */
+  latencyMs: { p50: number; max: number };
 }
 
 export interface AttackResult {
@@ -83,7 +100,7 @@ export interface AttackResult {
   /** Broken expectations (empty when the server answered as the issue says it must). */
   unexpected: string[];
   notes: string[];
-  /** Log lines the server wrote at level error or above during the attack. */
+  /** Log lines the server wrote at level error or above during the attack (not the expected ones). */
   internalErrors: number;
   rssMb: { before: number; peak: number; after: number };
   /** The attack's own failure (a bug in the attack, or it overran its deadline). */

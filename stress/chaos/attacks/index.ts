@@ -10,7 +10,7 @@ import {
   protobufBombWithKey, refusedUploads, stalledUploads,
 } from './bodies.js';
 import {
-  bodyNeverComes, firstBytesSplit, idleConnections, resetAfterResponse, resetBeforeFirstByte, resetDuringRequest,
+  bodyNeverComes, connectionCap, firstBytesSplit, idleConnections, resetAfterResponse, resetBeforeFirstByte, resetDuringRequest,
   slowlorisHttp1Body, slowlorisHttp1Headers,
 } from './connections.js';
 import {
@@ -40,6 +40,7 @@ export const ATTACKS: Attack[] = [
   bodyNeverComes,
   slowlorisHttp2,
   streamIdle,
+  connectionCap,
   // 3. Refused uploads read their answer.
   refusedUploads,
   // 4. Admission: streams aborted while waiting.

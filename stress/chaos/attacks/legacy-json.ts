@@ -101,7 +101,10 @@ export const legacyNewerClients: Attack = {
   seconds: { quick: 4, full: 20 },
   async run(ctx) {
     const data = [readFace(BBT2).toString('base64')];
-    for (const extra of [{ max_size: [640, 640] }, { api_ver: '2' }, { max_size: [640, 480], api_ver: '1' }]) {
+    const plain = await post(ctx, JSON.stringify({ images: { data } }));
+    ctx.sent();
+    const extras: { max_size?: number[]; api_ver?: string | number }[] = [{ max_size: [640, 640] }, { api_ver: '1' }, { api_ver: 1 }, { max_size: [640, 480], api_ver: '1' }];
+    for (const extra of extras) {
       const a = await post(ctx, JSON.stringify({ images: { data }, ...extra }));
       ctx.sent();
       let faces = -1;
@@ -109,7 +112,16 @@ export const legacyNewerClients: Attack = {
         faces = (JSON.parse(a.body.toString()) as unknown[][])[0].length;
       } catch { /* not the answer */ }
       ctx.expect(a.status === 200 && faces === BBT2_FACES, `${JSON.stringify(extra)} is accepted as InsightFace-REST did: ${BBT2_FACES} faces (got ${a.status ?? a.error} ${JSON.stringify(errorOf(a).slice(0, 80))})`);
+      // max_size 640 is the default: these answers are the plain request's, byte for byte.
+      if (!extra.max_size || extra.max_size[0] === extra.max_size[1]) {
+        ctx.expect(a.body.equals(plain.body), `${JSON.stringify(extra)} answers exactly as the same request without it`);
+      }
     }
+    // InsightFace-REST's api_ver 2 is another output format, which this server does not write:
+    // a clear refusal that names the key, not an answer in a shape the client does not expect.
+    const v2 = await post(ctx, JSON.stringify({ images: { data }, api_ver: '2' }));
+    ctx.sent();
+    ctx.expect(v2.status === 400 && errorOf(v2).includes('api_ver'), `{"api_ver":"2"}: 400 naming api_ver (got ${v2.status ?? v2.error} ${JSON.stringify(errorOf(v2).slice(0, 80))})`);
   },
 };
 

@@ -3,7 +3,6 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AttackContext } from '../types.js';
 import { CHAOS_TIMEOUTS, CLOSE_SLACK_SECONDS } from '../server-env.js';
-import { closedWithin } from '../wire.js';
 import type net from 'node:net';
 
 export interface HttpAnswer {
@@ -135,22 +134,81 @@ export async function pool(ctx: AttackContext, n: number, width: number, fn: (i:
   }));
 }
 
-/**
- * After `heldSeconds` of stalling, checks that the server closed these sockets, when the
- * configured timeout plus slack fits in the time held; otherwise only notes the count.
- */
-export async function expectServerClosed(ctx: AttackContext, sockets: net.Socket[], timeout: keyof typeof CHAOS_TIMEOUTS,
-  label: string, heldSince: number): Promise<void> {
-  const limit = CHAOS_TIMEOUTS[timeout] + CLOSE_SLACK_SECONDS;
-  const waitMs = heldSince + limit * 1000 - Date.now();
-  const closed = (await Promise.all(sockets.map((s) => closedWithin(s, Math.max(0, Math.min(waitMs, ctx.left()))))))
-    .filter(Boolean).length;
-  const held = (Date.now() - heldSince) / 1000;
-  ctx.note(`${label}: ${closed} of ${sockets.length} closed by the server after ${held.toFixed(1)} s`);
-  if (held >= limit) ctx.expect(closed === sockets.length, `${label}: the server closes them within ${limit} s (${timeout} ${CHAOS_TIMEOUTS[timeout]} s + slack); closed ${closed} of ${sockets.length}`);
+/** A socket whose incoming bytes and close are recorded (a socket nobody reads never sees the server's FIN). */
+export interface Watched {
+  socket: net.Socket;
+  /** The first bytes the server sent (up to 4 KB). */
+  head: string;
+  closedAt?: number;
 }
 
-/** The full round keeps a slow-client attack going to its deadline, with the good clients beside it; the quick round stops once it has judged. */
-export async function holdOn(ctx: AttackContext): Promise<void> {
-  if (ctx.scale === 'full') await ctx.sleep(ctx.left() - 500);
+export function watch(socket: net.Socket): Watched {
+  const w: Watched = { socket, head: '' };
+  socket.on('data', (c: Buffer) => { if (w.head.length < 4096) w.head += c.toString('latin1'); });
+  if (socket.destroyed || socket.closed) w.closedAt = Date.now();
+  else socket.once('close', () => { w.closedAt = Date.now(); });
+  socket.resume();
+  return w;
+}
+
+/**
+ * Waits until the server has closed every socket, or until `timeout` plus slack has passed
+ * since `since` (when the clients stopped making progress), and expects all closed by then:
+ * the server's own deadline at work. `answer`: what each must have been told first (408).
+ */
+export async function expectServerClosed(ctx: AttackContext, sockets: Watched[], timeout: keyof typeof CHAOS_TIMEOUTS,
+  label: string, since: number, answer?: RegExp): Promise<void> {
+  const limitMs = (CHAOS_TIMEOUTS[timeout] + CLOSE_SLACK_SECONDS) * 1000;
+  const open = () => sockets.filter((w) => w.closedAt === undefined).length;
+  while (open() > 0 && Date.now() < since + limitMs && ctx.left() > 0) await ctx.sleep(50);
+  const closed = sockets.filter((w) => w.closedAt !== undefined);
+  const slowest = Math.max(0, ...closed.map((w) => w.closedAt! - since)) / 1000;
+  const told = answer ? closed.filter((w) => answer.test(w.head)).length : closed.length;
+  ctx.note(`${label}: ${closed.length} of ${sockets.length} closed by the server, the last ${slowest.toFixed(1)} s after they stalled`
+    + `${answer ? `; ${told} answered ${answer.source}` : ''}`);
+  if (open() > 0 && Date.now() < since + limitMs) {
+    ctx.expect(false, `${label}: the attack ran out of time before the ${limitMs / 1000} s it needs to judge`);
+    return;
+  }
+  ctx.expect(closed.length === sockets.length,
+    `${label}: the server closes them within ${limitMs / 1000} s (${timeout} ${CHAOS_TIMEOUTS[timeout]} s + slack); closed ${closed.length} of ${sockets.length}`);
+  if (answer) {
+    const other = closed.find((w) => !answer.test(w.head));
+    ctx.expect(told === closed.length, `${label}: each is answered ${answer.source} before the close (${closed.length - told} not; one got ${JSON.stringify(other?.head.slice(0, 30))})`);
+  }
+}
+
+/**
+ * Runs `round` again and again until the attack's time is nearly up (the full round: a slow
+ * client that reconnects whenever it is cut off), or once (the quick round).
+ * `roundMs`: the time a round needs at most.
+ */
+export async function rounds(ctx: AttackContext, roundMs: number, round: (i: number) => Promise<void>): Promise<void> {
+  let i = 0;
+  do await round(i++);
+  while (ctx.scale === 'full' && ctx.left() > roundMs);
+  if (i > 1) ctx.note(`${i} rounds`);
+}
+
+/** Percentile `p` (0..1) of `values`, 0 when empty. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0;
+}
+
+/** Resolves once `stream` drains (true), or closes or `ms` pass (false); leaves no listener behind. */
+export function drained(stream: NodeJS.EventEmitter, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), Math.max(0, ms));
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+  });
 }
