@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { Worker } from 'node:worker_threads';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { selectModels } from '../models/select.js';
+import { selectModels } from '../models/packs/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 import { benchPhotos, SHARED } from './photos.js';
 
@@ -128,7 +128,7 @@ const report: Record<string, unknown> = { photo_set: args.photos, seconds: SECON
 
 console.log('peer: @vladmandic/face-api (WASM backend), same photos, same worker count');
 const peer = await workers(new URL('./peer-worker.js', import.meta.url), WORKERS,
-  () => ({ photos: photos.map((p) => p.data), seconds: SECONDS, maxSize: MAX_SIZE }));
+  () => ({ photos: photos.map((p) => p.data), seconds: SECONDS, options: { maxSize: MAX_SIZE } }));
 show('peer', peer);
 report.peer = peer;
 report.peer_images_per_s = peer.images_per_s;
@@ -139,10 +139,10 @@ for (const config of configs) {
   const client = new FaceGrpcClient(server.address);
   try {
     const info = await client.info();
-    const first = await client.extract({ images: photos.map((p) => ({ data: p.data })), maxSize: MAX_SIZE });
+    const first = await client.extract({ images: photos.map((p) => ({ data: p.data })), options: { maxSize: MAX_SIZE } });
     const faceCounts = first.results.map((r) => r.faces.length);
     const grpc = await drive(server, async (i) =>
-      (await client.extract({ images: [{ data: photos[i].data }], maxSize: MAX_SIZE })).results[0].faces.length);
+      (await client.extract({ images: [{ data: photos[i].data }], options: { maxSize: MAX_SIZE } })).results[0].faces.length);
     const bodies = photos.map((p) => JSON.stringify({ images: { data: [p.data.toString('base64')] }, max_size: MAX_SIZE }));
     const rest = await drive(server, async (i) => {
       const res = await fetch(`${server.baseUrl}/extract`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });

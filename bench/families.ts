@@ -8,13 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PROJECT_ROOT } from '../models/paths.js';
-import { DEFAULT_PACK, packModels } from '../models/packs.js';
-import type { Detector, Landmarker, ModelFile, Recognizer, RgbImage } from '../models/types.js';
-import { loadDetector, loadLandmarker, loadRecognizer } from '../models/zoo.js';
-import { IDENTITY } from '../models/sampling.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
+import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
+import type { Detector, Landmarker, ModelFile, Recognizer, RgbImage } from '../models/inference/types.js';
+import { loadDetector, loadLandmarker, loadRecognizer } from '../models/inference/zoo.js';
+import { IDENTITY } from '../models/inference/sampling.js';
 import { decodeImage } from '../server/pipeline/decode.js';
-import { findFaces, FULL_QUERY } from '../server/pipeline/faces.js';
+import { findFaces, FULL_QUERY } from '../server/worker/faces.js';
 
 const SHARED = resolve(PROJECT_ROOT, '..', 'shared');
 const file = (...p: string[]): ModelFile => ({ path: join(SHARED, 'models', ...p), pack: 'custom' });

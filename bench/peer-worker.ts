@@ -8,7 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 
 const job = workerData as { photos: Uint8Array[]; seconds: number; maxSize: number };
 setWasmPaths(join(PROJECT_ROOT, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + '/');

@@ -1,7 +1,7 @@
 /** The benchmark's photo set: the real portraits and group shots of ../shared/faces. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 
 export const SHARED = resolve(PROJECT_ROOT, '..', 'shared');
 

@@ -6,7 +6,7 @@
  */
 import ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openModel } from '../models/zoo.js';
+import { openModelFile } from '../models/inference/onnx/session.js';
 
 interface RawJob {
   detector: string;
@@ -20,7 +20,7 @@ interface RawJob {
 const job = workerData as RawJob;
 
 async function session(path: string) {
-  const { session: s } = await openModel(path);
+  const { session: s } = await openModelFile(path);
   const meta = s.inputMetadata[0] as ort.InferenceSession.ValueMetadata & { shape: (number | string)[] };
   // Dynamic sizes as the families use them: batch 1, detectors at 640x640.
   const shape = meta.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 640));

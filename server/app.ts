@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import http2, { type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../models/paths.js';
-import type { ModelDescription } from '../models/types.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
+import type { ModelDescription } from '../models/inference/types.js';
 import type { Config } from './config.js';
 import { prepareEngine, type Engine } from './engine.js';
 import { listen, type Handler } from './http/listener.js';
@@ -79,6 +79,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     maxFaces: config.maxFaces,
     imageBudgetMs: config.imageBudgetMs,
     draining: draining.signal,
+    log,
   }, {
     log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript,
     // NOT_SERVING while no inference worker is alive: a load balancer sends the work elsewhere.

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AllowedOrigins } from './http/cors.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
+import type { ModelOverrides } from '../models/packs/select.js';
 
 /** What one request may ask of the server; beyond these it gets a clear refusal. */
 export interface Limits {
@@ -45,20 +46,16 @@ export interface NetworkLimits {
   maxRequests: number;
 }
 
-export interface Config {
+/** The models (FACEREST_PACK and the single-model paths) are ModelOverrides' fields. */
+export interface Config extends ModelOverrides {
   port: number;
   host: string;
   /** Inference worker threads (one ONNX Runtime session set each). */
   workers: number;
   /** The model pack (FACEREST_PACK); 'custom' = models by path only. */
   pack: string;
-  /** ONNX files overriding the pack's models. */
-  detectorPath?: string;
-  recognizerPath?: string;
-  landmarksPath?: string;
-  genderAgePath?: string;
-  agePath?: string;
-  genderPath?: string;
+  /** Rewrite slow operators when loading models (FACEREST_GRAPH_REWRITE=off turns it off). */
+  graphRewrite: boolean;
   corsOrigins: AllowedOrigins;
   limits: Limits;
   /** Images admitted and not yet answered, server-wide; unary requests beyond it get 429. */
@@ -104,6 +101,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 
 const path = (env: NodeJS.ProcessEnv, name: string) => env[name] || undefined;
 
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new Error(`${name} must be 'on' or 'off' (got '${v}')`);
+}
+
 function readConfigFile(name: string, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -148,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     genderAgePath: path(env, 'FACEREST_GENDERAGE'),
     agePath: path(env, 'FACEREST_AGE'),
     genderPath: path(env, 'FACEREST_GENDER'),
+    graphRewrite: onOff(env, 'FACEREST_GRAPH_REWRITE', true),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     limits: {
       maxBodyBytes: integer(env, 'FACEREST_MAX_BODY_BYTES', 64 << 20, 1024, 2 ** 31),

@@ -1,7 +1,8 @@
 /** The loaded models behind the service: the worker pool and the Extractor that uses it. */
 import type { Logger } from 'pino';
-import { selectModels, type ModelOverrides } from '../models/select.js';
-import type { ModelDescription } from '../models/types.js';
+import { selectModels, type ModelOverrides } from '../models/packs/select.js';
+import type { OpenOptions } from '../models/inference/onnx/session.js';
+import type { ModelDescription } from '../models/inference/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
 import { WorkerPool } from './pool/worker-pool.js';
 
@@ -24,11 +25,11 @@ export interface PoolSettings {
 }
 
 /** Resolves the model files first, so a wrong path fails before anything else starts. */
-export function prepareEngine(overrides: ModelOverrides, workers: number, deps: ExtractorDeps,
+export function prepareEngine(choice: ModelOverrides & OpenOptions, workers: number, deps: ExtractorDeps,
   settings: PoolSettings): () => Promise<Engine> {
-  const files = selectModels(overrides);
+  const setup = { models: selectModels(choice), open: { graphRewrite: choice.graphRewrite } };
   return async () => {
-    const pool = await WorkerPool.start(files, workers, {
+    const pool = await WorkerPool.start(setup, workers, {
       log: settings.log, taskTimeoutMs: settings.taskTimeoutSeconds * 1000, script: settings.workerScript,
     });
     pool.onTask = (t) => deps.metrics.task(t);

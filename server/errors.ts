@@ -6,7 +6,6 @@
  * logged with its stack and answered without its text.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 
 export type ErrorKind =
@@ -74,23 +73,11 @@ export function toConnectError(err: unknown): unknown {
 /** A code's name as the Connect protocol spells it (resource_exhausted); also the metrics' outcome label. */
 export const codeName = (code: Code): string => Code[code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase());
 
-// Request ids and internal failures (request parsing and errors, issue 10).
-
-/** The request being served, for code that has no other way to name it in a log line. */
-export interface RequestScope {
-  reqId: string;
-  log: Logger;
-}
-
-/** Set by the router around every request; read where an internal failure must be logged. */
-export const requestScope = new AsyncLocalStorage<RequestScope>();
-
 /**
  * An unexpected failure inside a request (a worker error, a bug): the detail and its stack are
  * logged under the request id, and the caller is told only `<what> failed` and that id.
  */
-export function hiddenFailure(what: string, err: unknown): string {
-  const scope = requestScope.getStore();
-  scope?.log.error({ reqId: scope.reqId, err }, `${what} failed`);
-  return `${what} failed: internal error (request id ${scope?.reqId ?? 'unknown'})`;
+export function hiddenFailure(log: Logger, reqId: string, what: string, err: unknown): string {
+  log.error({ reqId, err }, `${what} failed`);
+  return `${what} failed: internal error (request id ${reqId})`;
 }

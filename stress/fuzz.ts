@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import type { ImageResult } from '../gen/facerest/v1/face_service_pb.js';
+import { ImageErrorCode, type ImageResult } from '../gen/facerest/v1/face_service_pb.js';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { SHARED } from '../bench/photos.js';
 import { startServer } from '../test/helpers/server.js';
@@ -80,13 +80,14 @@ function checkResult(r: ImageResult | undefined, label: string, failures: string
   }
   if (r.error) {
     if (r.faces.length > 0) failures.push(`${label}: an error and faces`);
+    if (!r.error.message || r.error.code === ImageErrorCode.UNSPECIFIED) failures.push(`${label}: an error without a code or message`);
     return 'refused';
   }
   for (const f of r.faces) {
     const b = f.box;
     const inside = b && b.x1 >= 0 && b.y1 >= 0 && b.x2 <= r.width + 1e-3 && b.y2 <= r.height + 1e-3 && b.x1 <= b.x2 && b.y1 <= b.y2;
-    if (!inside || !Number.isFinite(f.prob) || f.embedding.some((v) => !Number.isFinite(v))) {
-      failures.push(`${label}: malformed face ${JSON.stringify({ box: b, prob: f.prob })}`);
+    if (!inside || !Number.isFinite(f.score) || f.embedding.some((v) => !Number.isFinite(v))) {
+      failures.push(`${label}: malformed face ${JSON.stringify({ box: b, score: f.score })}`);
     }
   }
   return 'decoded';

@@ -23,7 +23,7 @@ async function evaluate(server: TestServer) {
       const batch = files.slice(i, i + 16);
       const res = await client.extract({ images: batch.map((f) => ({ data: readShared('faces', 'deepface', f) })) });
       res.results.forEach((r, j) => {
-        assert.equal(r.error, '', `${batch[j]}: ${r.error}`);
+        assert.equal(r.error, undefined, `${batch[j]}: ${r.error?.message}`);
         const face = largestFace(r.faces);
         assert.ok(face, `no face found in ${batch[j]}`);
         embeddings.set(batch[j], face.embedding);

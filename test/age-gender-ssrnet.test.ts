@@ -35,7 +35,7 @@ describe('age and gender with the default pack (SSR-Net)', () => {
   it('tells women from men on labelled photos, with adult ages', async (t) => {
     const rows = readCsv('faces', 'face-api.js', 'identities.csv');
     const images = rows.map((r) => ({ data: readFace(`face-api.js/${r.file}`) }));
-    const res = await client.extract({ images, maxSize: 0, extractGa: true, extractEmbedding: false, limitFaces: 1 });
+    const res = await client.extract({ images, options: { maxSize: 0, returnAgeGender: true, skipEmbedding: true, keepLargestFaces: 1 } });
     let right = 0;
     let judged = 0;
     const ages: number[] = [];
@@ -57,7 +57,7 @@ describe('age and gender with the default pack (SSR-Net)', () => {
   it('reports the same on /extract as age in years and gender 0/1', async () => {
     const photo = readFace('face-api.js/examples/images/raj/raj4.png');
     const { json } = await postExtract(server.baseUrl, { images: { data: [base64(photo)] }, extract_ga: true });
-    const rpc = await client.extract({ images: [{ data: photo }], extractGa: true });
+    const rpc = await client.extract({ images: [{ data: photo }], options: { returnAgeGender: true } });
     assert.equal(json[0].length, 1);
     assert.equal(json[0][0].gender, rpc.results[0].faces[0].gender === Gender.MALE ? 1 : 0);
     assert.equal(json[0][0].age, Math.round(rpc.results[0].faces[0].age!));

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Gender, ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { loadAttributeModel } from '../models/zoo.js';
+import { loadAttributeModel } from '../models/inference/zoo.js';
 import { BBT, readFace, sharedPath } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
-import { buildOnnx } from '../models/onnx-builder.js';
+import { buildOnnx } from '../models/inference/onnx/build.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /** A genderage-layout model that answers `logits` whatever the face: x * 0 + logits. */
@@ -64,7 +64,7 @@ describe('age and gender (genderage layout)', () => {
   });
 
   it('extract_ga adds age and gender to every face over gRPC, and only when asked', async () => {
-    const res = await client.extract({ images: [{ data: readFace(BBT[1]) }], extractGa: true });
+    const res = await client.extract({ images: [{ data: readFace(BBT[1]) }], options: { returnAgeGender: true } });
     assert.equal(res.results[0].faces.length, 3);
     for (const f of res.results[0].faces) {
       assert.equal(f.gender, Gender.MALE);
@@ -101,7 +101,7 @@ describe('extract_ga without an age/gender model', () => {
   it('is refused with a message that says why', async () => {
     const client = new FaceGrpcClient(server.address);
     try {
-      await assert.rejects(client.extract({ images: [{ data: readFace(BBT[1]) }], extractGa: true }),
+      await assert.rejects(client.extract({ images: [{ data: readFace(BBT[1]) }], options: { returnAgeGender: true } }),
         (err: { code: number; details: string }) => err.code === 3 && /no age\/gender model/.test(err.details));
     } finally {
       client.close();

@@ -1,7 +1,8 @@
 /** The least-squares similarity fit behind face alignment. */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ARCFACE_TEMPLATE, alignFace, fitSimilarity, inverseAffine } from '../server/pipeline/align.js';
+import { sampleToRgb } from '../models/inference/sampling.js';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap, fitSimilarity, inverseAffine } from '../server/worker/align.js';
 
 const apply = ([a, b, tx, ty]: number[], x: number, y: number) => [a * x - b * y + tx, b * x + a * y + ty];
 
@@ -27,7 +28,7 @@ it('the inverse map takes template points back to the source landmarks', () => {
 it('an image whose landmarks already sit on the template comes out unchanged', () => {
   const width = 112, height = 112;
   const data = new Uint8Array(width * height * 3).map((_, i) => (i * 37) % 251);
-  const crop = alignFace({ data, width, height }, ARCFACE_TEMPLATE);
+  const crop = sampleToRgb({ data, width, height }, alignmentMap(ARCFACE_TEMPLATE), ALIGNED_SIZE, ALIGNED_SIZE);
   assert.deepEqual(crop.data, data);
 });
 

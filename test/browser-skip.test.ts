@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 
 const MISSING = '/nonexistent/facerest-test/chromium';
 

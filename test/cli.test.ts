@@ -11,7 +11,7 @@ import { extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CountProgress } from '../clients/cli/progress.js';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { readCsv, sharedPath } from './helpers/data.js';
 import { startServer, type TestServer } from './helpers/server.js';
 

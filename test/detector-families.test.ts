@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadDetector } from '../models/zoo.js';
-import type { Detection } from '../models/types.js';
+import { loadDetector } from '../models/inference/zoo.js';
+import type { Detection } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { BBT, readFace, sharedPath } from './helpers/data.js';
 

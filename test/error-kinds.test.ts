@@ -18,9 +18,8 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
-import { ExtractRequestSchema, FaceService } from '../gen/facerest/v1/face_service_pb.js';
-import { selectModels } from '../models/select.js';
-import { requestScope } from '../server/errors.js';
+import { ExtractRequestSchema, FaceService, ImageErrorCode } from '../gen/facerest/v1/face_service_pb.js';
+import { selectModels } from '../models/packs/select.js';
 import { Metrics } from '../server/metrics.js';
 import { Admission, FifoBudget } from '../server/pipeline/admission.js';
 import { Extractor } from '../server/pipeline/extract.js';
@@ -113,7 +112,7 @@ describe('error kinds: limits and overload', () => {
   });
 
   it('overload: RESOURCE_EXHAUSTED + retry-after on every protocol, 429 + Retry-After on /extract, refused before the body', async () => {
-    const slow = grpcJs.extract({ images: PORTRAITS.map((data) => ({ data })), maxSize: 0 });
+    const slow = grpcJs.extract({ images: PORTRAITS.map((data) => ({ data })), options: { maxSize: 0 } });
     const queued = (t: string) => metricValue(t, 'facerest_queue_depth') > 0;
     assert.ok(queued(await eventually(server.baseUrl, queued)), 'the 40 portraits are being processed');
 
@@ -151,7 +150,7 @@ describe('error kinds: limits and overload', () => {
     assert.ok(queued(await scrape(server.baseUrl)), 'the queue was still full after the probes: they were refused for overload');
     const done = await slow;
     assert.equal(done.results.length, 40);
-    assert.ok(done.results.every((r) => r.error === '' && r.faces.length > 0));
+    assert.ok(done.results.every((r) => !r.error && r.faces.length > 0));
   });
 });
 
@@ -183,20 +182,20 @@ describe('internal error text', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-kinds-'));
     const marker = join(dir, 'die');
     process.env.FACEREST_TEST_DIE_ONCE = marker;
-    const pool = await WorkerPool.start(selectModels({}), 1, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 1, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
     const lines: Record<string, unknown>[] = [];
     const log = pino(new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
     try {
       const limits = { maxBodyBytes: 1 << 26, maxImages: 8, maxImageBytes: 1 << 25, maxPixels: 1e8, maxStreamImages: 10 };
       const extractor = new Extractor(pool, {
         limits, admission: new Admission(8), metrics: new Metrics(() => 0, () => 0),
-        pixels: new FifoBudget(1e8), maxFaces: 0, imageBudgetMs: 0, draining: new AbortController().signal,
+        pixels: new FifoBudget(1e8), maxFaces: 0, imageBudgetMs: 0, draining: new AbortController().signal, log,
       });
       const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#888' } }).png().toBuffer();
       writeFileSync(marker, '');
-      const res = await requestScope.run({ reqId: 'req-kinds-1', log },
-        () => extractor.extract(create(ExtractRequestSchema, { images: [{ data: png }] })));
-      const error = res.results[0].error;
+      const res = await extractor.extract(create(ExtractRequestSchema, { images: [{ data: png }] }), { reqId: 'req-kinds-1' });
+      assert.equal(res.results[0].error?.code, ImageErrorCode.PROCESSING_FAILED);
+      const error = res.results[0].error?.message ?? '';
       assert.match(error, /^processing failed/);
       assert.match(error, /req-kinds-1/);
       assert.doesNotMatch(error, /worker|exited|code 7/, 'no internal detail in the answer');

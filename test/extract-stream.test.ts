@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
-import { FaceService, type ImageResult } from '../gen/facerest/v1/face_service_pb.js';
+import { FaceService, ImageErrorCode, type ImageResult } from '../gen/facerest/v1/face_service_pb.js';
 import { readShared, sharedPath } from './helpers/data.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -14,10 +14,10 @@ const PHOTOS = readdirSync(sharedPath('faces', 'deepface')).filter((f) => f.ends
 const COUNT = 200;
 
 function assertSameResult(a: ImageResult, b: ImageResult, label: string) {
-  assert.equal(a.error, b.error, label);
+  assert.deepEqual(a.error, b.error, label);
   assert.equal(a.faces.length, b.faces.length, `${label}: face count`);
   a.faces.forEach((f, i) => {
-    assert.ok(Math.abs(f.prob - b.faces[i].prob) < 1e-5, `${label}: prob`);
+    assert.ok(Math.abs(f.score - b.faces[i].score) < 1e-5, `${label}: score`);
     f.embedding.forEach((v, k) => assert.ok(Math.abs(v - b.faces[i].embedding[k]) < 1e-5, `${label}: embedding`));
   });
 }
@@ -80,9 +80,30 @@ describe('ExtractStream', () => {
       { id: 'empty' },
     ])) out.push(res);
     const byId = Object.fromEntries(out.map((r) => [r.id, r.result!]));
-    assert.equal(byId.good.error, '');
+    assert.equal(byId.good.error, undefined);
     assert.ok(byId.good.faces.length > 0);
-    assert.match(byId.bad.error, /^unsupported format/);
-    assert.match(byId.empty.error, /empty image/);
+    assert.equal(byId.bad.error?.code, ImageErrorCode.UNSUPPORTED_FORMAT);
+    assert.match(byId.bad.error?.message ?? '', /^unsupported format/);
+    // A message without an image is the message's fault, not a corrupt file's.
+    assert.equal(byId.empty.error?.code, ImageErrorCode.INVALID_ARGUMENT);
+    assert.match(byId.empty.error?.message ?? '', /no image/);
+  });
+
+  it('a message with invalid options gets its own error, matched by its id; the stream goes on', async () => {
+    const out = [];
+    for await (const res of client.extractStream([
+      { id: 'a', image: { data: PHOTOS[0] } },
+      { id: 'bad-threshold', image: { data: PHOTOS[1] }, options: { detectionThreshold: 7 } },
+      { id: 'b', image: { data: PHOTOS[1] }, options: { maxSize: 320 } },
+    ])) out.push(res);
+    const byId = Object.fromEntries(out.map((r) => [r.id, r.result!]));
+    assert.deepEqual(Object.keys(byId).sort(), ['a', 'b', 'bad-threshold']);
+    assert.equal(byId['bad-threshold'].error?.code, ImageErrorCode.INVALID_ARGUMENT);
+    assert.match(byId['bad-threshold'].error?.message ?? '', /"detection_threshold" must be a number from 0 to 1, got 7/);
+    assert.equal(byId['bad-threshold'].faces.length, 0);
+    for (const id of ['a', 'b']) {
+      assert.equal(byId[id].error, undefined, id);
+      assert.ok(byId[id].faces.length > 0, id);
+    }
   });
 });

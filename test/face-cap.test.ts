@@ -19,13 +19,13 @@ describe('faces cap, default settings', () => {
 
   it('threshold 0 on a 1x1 PNG gives at most the default 500 faces, marked truncated', async () => {
     const started = Date.now();
-    const res = await fx.client.extract({ images: [{ data: await tinyPng() }], threshold: 0 });
+    const res = await fx.client.extract({ images: [{ data: await tinyPng() }], options: { detectionThreshold: 0 } });
     const [r] = res.results;
-    assert.equal(r.error, '');
+    assert.equal(r.error, undefined);
     assert.equal(r.faces.length, 500);
     assert.equal(r.facesTruncated, true);
     // The faces kept are the most probable ones, in order.
-    for (let i = 1; i < r.faces.length; i++) assert.ok(r.faces[i - 1].prob >= r.faces[i].prob);
+    for (let i = 1; i < r.faces.length; i++) assert.ok(r.faces[i - 1].score >= r.faces[i].score);
     console.log(`# 500 faces of a 1x1 PNG at threshold 0 in ${Date.now() - started} ms`);
   });
 
@@ -44,7 +44,6 @@ describe('faces cap, configured', () => {
     const [six, three] = res.results;
     assert.equal(six.faces.length, 5);
     assert.equal(six.facesTruncated, true);
-    assert.deepEqual(six.faces.map((f) => f.index), [0, 1, 2, 3, 4]);
     assert.equal(three.faces.length, 3);
     assert.equal(three.facesTruncated, false);
   });
@@ -68,7 +67,7 @@ describe('time budget per image', () => {
 
   it('threshold 0 on a 1x1 PNG stops at the budget (a group of 16 faces at least) and says so', async () => {
     const started = Date.now();
-    const [r] = (await fx.client.extract({ images: [{ data: await tinyPng() }], threshold: 0 })).results;
+    const [r] = (await fx.client.extract({ images: [{ data: await tinyPng() }], options: { detectionThreshold: 0 } })).results;
     const ms = Date.now() - started;
     assert.equal(r.facesTruncated, true);
     assert.ok(r.faces.length >= 16 && r.faces.length < 1000, `${r.faces.length} faces`);

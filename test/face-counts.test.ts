@@ -36,11 +36,10 @@ for (const [name, env] of detectors) {
       assert.deepEqual(counts, EXPECTED.map(([, n]) => n),
         `counts for ${EXPECTED.map(([f]) => f.split('/').pop()).join(', ')}`);
       for (const r of res.results) {
-        for (const f of r.faces) assert.ok(f.prob >= 0 && f.prob <= 1, `prob ${f.prob}`);
-        // Ordered by probability, indices follow that order.
+        for (const f of r.faces) assert.ok(f.score >= 0 && f.score <= 1, `score ${f.score}`);
+        // Ordered by score, highest first.
         r.faces.forEach((f, i) => {
-          assert.equal(f.index, i);
-          if (i > 0) assert.ok(r.faces[i - 1].prob >= f.prob);
+          if (i > 0) assert.ok(r.faces[i - 1].score >= f.score);
         });
       }
     });

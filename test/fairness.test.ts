@@ -88,7 +88,7 @@ describe('fair sharing of the workers', () => {
       }
       for await (const { id, result } of client.extractAll(photos())) {
         streamAnswers++;
-        if (result.faces.length !== expected[Number(id)]) streamWrong.push(`stream img${Number(id) + 1}: ${result.faces.length} ${result.error}`);
+        if (result.faces.length !== expected[Number(id)]) streamWrong.push(`stream img${Number(id) + 1}: ${result.faces.length} ${result.error?.message ?? ""}`);
       }
     });
     try {
@@ -116,7 +116,7 @@ describe('fair sharing of the workers', () => {
     const pixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
     const started = Date.now();
     // Four images of 500 faces (the cap) each: about 4 s of worker time apiece.
-    const slow = fx.client.extract({ images: Array.from({ length: 4 }, () => ({ data: pixel })), threshold: 0 })
+    const slow = fx.client.extract({ images: Array.from({ length: 4 }, () => ({ data: pixel })), options: { detectionThreshold: 0 } })
       .then((r) => r.results.map((x) => x.faces.length));
     await sleep(500);
     const unary = await unaryClients(Date.now() + 5000);

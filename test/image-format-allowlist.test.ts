@@ -13,6 +13,7 @@ import { checkImageFormat, sniffImageFormat } from '../server/pipeline/image-for
 import { BBT, readFace } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
 import { serverWithClient } from './helpers/server.js';
+import { ImageErrorCode } from '../gen/facerest/v1/face_service_pb.js';
 
 const jpeg = readFace(BBT[1]); // 3 faces
 
@@ -104,7 +105,10 @@ describe('image format allowlist: on the server', () => {
     const res = await fx.client.extract({ images: [...REFUSED.map(([, make]) => ({ data: make() })), { data: jpeg }] });
     const ms = performance.now() - started;
     t.diagnostic(`${REFUSED.length} refused formats and a photo answered in ${ms.toFixed(0)} ms`);
-    REFUSED.forEach(([label], i) => assert.match(res.results[i].error, /^unsupported format/, `${label}: ${res.results[i].error}`));
+    REFUSED.forEach(([label], i) => {
+      assert.equal(res.results[i].error?.code, ImageErrorCode.UNSUPPORTED_FORMAT, label);
+      assert.match(res.results[i].error?.message ?? '', /^unsupported format/, `${label}: ${res.results[i].error?.message}`);
+    });
     assert.equal(res.results.at(-1)!.faces.length, 3);
     // Measured before the allowlist: the bomb alone took 6 s to render; refused from its header it is instant.
     assert.ok(ms < 3000, `${ms.toFixed(0)} ms`);

@@ -41,7 +41,7 @@ describe('image formats', () => {
     assert.equal(reference.faces.length, EXPECTED_FACES);
     others.forEach((r, i) => {
       const label = variants[i][0];
-      assert.equal(r.error, '', `${label}: ${r.error}`);
+      assert.equal(r.error, undefined, `${label}: ${r.error?.message}`);
       assert.deepEqual([r.width, r.height], [reference.width, reference.height], label);
       assert.equal(r.faces.length, EXPECTED_FACES, label);
     });

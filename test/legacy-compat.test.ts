@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Gender } from '../gen/facerest/v1/face_service_pb.js';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { BBT, readFace } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -40,7 +40,7 @@ for (const [only, variable, present, absent] of [
     });
 
     it(`/extract reports "${present}" and no "${absent}", as the RPC leaves it unset`, async () => {
-      const rpc = await client.extract({ images: [{ data: bbt2 }], extractGa: true });
+      const rpc = await client.extract({ images: [{ data: bbt2 }], options: { returnAgeGender: true } });
       const { status, json } = await postExtract(server.baseUrl, { images: { data: [base64(bbt2)] }, extract_ga: true });
       assert.equal(status, 200);
       assert.equal(json[0].length, 3);

@@ -32,7 +32,7 @@ describe('max_size', () => {
     it(`320, 640 and 0 agree on the faces of ${file.split('/').pop()} in original pixels`, async () => {
       const data = readFace(file);
       const [full, at640, at320] = await Promise.all([0, 640, 320].map(async (maxSize) =>
-        (await fx.client.extract({ images: [{ data }], maxSize })).results[0]));
+        (await fx.client.extract({ images: [{ data }], options: { maxSize } })).results[0]));
       assert.equal(full.width, at320.width);
       assert.equal(full.height, at320.height);
       assert.ok(full.faces.length > 0);
@@ -61,7 +61,7 @@ describe('max_size', () => {
     assert.deepEqual([decodedBig.image.width, decodedBig.image.height], [640, 480]);
     assert.deepEqual([decodedSmall.image.width, decodedSmall.image.height], [400, 225]);
     // What the caller sees: original sizes, faces inside them.
-    const res = await fx.client.extract({ images: [{ data: big }, { data: small }], maxSize: 640 });
+    const res = await fx.client.extract({ images: [{ data: big }, { data: small }], options: { maxSize: 640 } });
     assert.deepEqual([res.results[0].width, res.results[0].height], [1024, 768]);
     assert.deepEqual([res.results[1].width, res.results[1].height], [400, 225]);
     for (const r of res.results) {

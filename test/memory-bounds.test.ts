@@ -174,7 +174,7 @@ describe(`memory held for stalled peers (budget ${BUDGET_MIB} MiB, body and writ
   it('gRPC answers a client never reads are dropped at the write timeout, and counted as disconnected, not ok', { timeout: 120_000 }, async () => {
     const UNREAD = 10;
     const message = toBinary(ExtractRequestSchema, create(ExtractRequestSchema, {
-      images: BBT.map((f) => ({ data: readFace(f) })), returnFaceData: true,
+      images: BBT.map((f) => ({ data: readFace(f) })), options: { returnAlignedFace: true },
     }));
     const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
     framed.writeUInt32BE(message.length, 1);

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
-import { fetchPack } from '../models/fetch/fetch-pack.js';
-import type { ZipPack } from '../models/packs.js';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { fetchPack } from '../models/packs/fetch/fetch-pack.js';
+import type { ZipPack } from '../models/packs/catalog.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { sharedPath } from './helpers/data.js';
 import { startServer } from './helpers/server.js';
@@ -132,7 +132,7 @@ describe('model pack download', () => {
 
   it('npm run models -- <pack> downloads through FACEREST_PACK_MIRROR and checks the pinned sum', async () => {
     // The mirror serves our test zip under the official name: the pinned sha256 must catch it.
-    const cli = join(PROJECT_ROOT, 'dist', 'models', 'fetch', 'cli.js');
+    const cli = join(PROJECT_ROOT, 'dist', 'models', 'packs', 'fetch', 'cli.js');
     const env = { ...process.env, FACEREST_MODELS_DIR: models, FACEREST_PACK_MIRROR: `${base}/ok/` };
     await assert.rejects(run(process.execPath, [cli, 'buffalo_sc'], { env }),
       (err: { code: number; stderr: string }) => err.code === 1

@@ -7,10 +7,10 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ArcFaceRecognizer } from '../models/families/arcface.js';
-import { loadRecognizer } from '../models/zoo.js';
-import { IDENTITY } from '../models/sampling.js';
-import { buildOnnx } from '../models/onnx-builder.js';
+import { ArcFaceRecognizer } from '../models/inference/families/arcface.js';
+import { loadRecognizer } from '../models/inference/zoo.js';
+import { IDENTITY } from '../models/inference/sampling.js';
+import { buildOnnx } from '../models/inference/onnx/build.js';
 import { sharedPath } from './helpers/data.js';
 
 const SHAPE_IN = ['N', 3, 112, 112];

@@ -31,7 +31,7 @@ describe('request options', () => {
   });
 
   it('limit_faces keeps the N largest faces', async () => {
-    const faces = (await client.extract({ images: [{ data: crowd }], limitFaces: 2 })).results[0].faces;
+    const faces = (await client.extract({ images: [{ data: crowd }], options: { keepLargestFaces: 2 } })).results[0].faces;
     assert.equal(faces.length, 2);
     const largest = [...all].sort((a, b) => area(b) - area(a)).slice(0, 2).map(area).sort();
     assert.deepEqual(faces.map(area).sort(), largest);
@@ -40,25 +40,25 @@ describe('request options', () => {
   it('min_face_size drops faces smaller than that many original pixels', async () => {
     const sides = all.map(side).sort((a, b) => a - b);
     const cut = Math.round((sides[2] + sides[3]) / 2);
-    const faces = (await client.extract({ images: [{ data: crowd }], minFaceSize: cut })).results[0].faces;
+    const faces = (await client.extract({ images: [{ data: crowd }], options: { minFaceSizePx: cut } })).results[0].faces;
     assert.equal(faces.length, sides.filter((s) => s >= cut).length);
     assert.ok(faces.length > 0 && faces.length < all.length);
     for (const f of faces) assert.ok(side(f) >= cut);
   });
 
   it('threshold raises or lowers the detection score cut', async () => {
-    const probs = all.map((f) => f.prob).sort((a, b) => a - b);
+    const probs = all.map((f) => f.score).sort((a, b) => a - b);
     const threshold = (probs[0] + probs[probs.length - 1]) / 2;
-    const strict = (await client.extract({ images: [{ data: crowd }], threshold })).results[0].faces;
+    const strict = (await client.extract({ images: [{ data: crowd }], options: { detectionThreshold: threshold } })).results[0].faces;
     assert.equal(strict.length, probs.filter((p) => p >= threshold).length);
     assert.ok(strict.length < all.length, `threshold ${threshold} kept all ${all.length} faces`);
-    for (const f of strict) assert.ok(f.prob >= threshold);
-    const loose = (await client.extract({ images: [{ data: crowd }], threshold: 0.3 })).results[0].faces;
+    for (const f of strict) assert.ok(f.score >= threshold);
+    const loose = (await client.extract({ images: [{ data: crowd }], options: { detectionThreshold: 0.3 } })).results[0].faces;
     assert.ok(loose.length >= all.length);
   });
 
   it('extract_embedding false gives the same faces without embeddings', async () => {
-    const faces = (await client.extract({ images: [{ data: crowd }], extractEmbedding: false })).results[0].faces;
+    const faces = (await client.extract({ images: [{ data: crowd }], options: { skipEmbedding: true } })).results[0].faces;
     assert.equal(faces.length, all.length);
     faces.forEach((f, i) => {
       assert.equal(f.embedding.length, 0);
@@ -68,24 +68,24 @@ describe('request options', () => {
   });
 
   it('return_face_data gives each aligned face as a 112x112 JPEG', async () => {
-    const faces = (await client.extract({ images: [{ data: readFace(BBT[1]) }], returnFaceData: true })).results[0].faces;
+    const faces = (await client.extract({ images: [{ data: readFace(BBT[1]) }], options: { returnAlignedFace: true } })).results[0].faces;
     assert.equal(faces.length, 3);
     for (const f of faces) {
-      const meta = await sharp(f.faceData).metadata();
+      const meta = await sharp(f.alignedFace).metadata();
       assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 112, 112]);
     }
     // Not asked for: not sent.
-    assert.equal(all[0].faceData.length, 0);
+    assert.equal(all[0].alignedFace.length, 0);
   });
 
   it('embed_only embeds an aligned crop: TH.png matches the face in TH1.jpg', async () => {
     const aligned = readShared('faces', 'detection', 'insightface-rest', 'TH.png');
-    const [th] = (await client.extract({ images: [{ data: aligned }], embedOnly: true })).results;
-    assert.equal(th.error, '');
+    const [th] = (await client.extract({ images: [{ data: aligned }], options: { alignedInput: true } })).results;
+    assert.equal(th.error, undefined);
     assert.equal(th.faces.length, 1);
     assert.deepEqual([th.faces[0].box!.x2, th.faces[0].box!.y2], [112, 112]);
     const others = ['detection/insightface-rest/TH1.jpg', 'detection/insightface-rest/Stallone.jpg', BBT[0], BBT[1]];
-    const res = await client.extract({ images: others.map((f) => ({ data: readFace(f) })), limitFaces: 8 });
+    const res = await client.extract({ images: others.map((f) => ({ data: readFace(f) })), options: { keepLargestFaces: 8 } });
     const same = cosine(th.faces[0].embedding, res.results[0].faces[0].embedding);
     const different = res.results.slice(1).flatMap((r) => r.faces).map((f) => cosine(th.faces[0].embedding, f.embedding));
     console.log(`# embed_only TH.png vs TH1.jpg: ${same.toFixed(3)}; vs ${different.length} other people: max ${Math.max(...different).toFixed(3)}`);
@@ -95,10 +95,10 @@ describe('request options', () => {
   });
 
   it('an out-of-range option is INVALID_ARGUMENT over gRPC and Connect', async () => {
-    await assert.rejects(client.extract({ images: [{ data: crowd }], threshold: 1.5 }),
+    await assert.rejects(client.extract({ images: [{ data: crowd }], options: { detectionThreshold: 1.5 } }),
       (err: { code: number; details: string }) => err.code === 3 && /threshold/.test(err.details));
     const connect = createClient(FaceService, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: '1.1' }));
-    await assert.rejects(connect.extract({ images: [{ data: crowd }], threshold: -0.1 }),
+    await assert.rejects(connect.extract({ images: [{ data: crowd }], options: { detectionThreshold: -0.1 } }),
       (err: ConnectError) => err.code === Code.InvalidArgument);
   });
 

@@ -16,10 +16,10 @@ import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import * as grpc from '@grpc/grpc-js';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../gen/grpc/health/v1/health_pb.js';
 import { loadConfig } from '../server/config.js';
-import { selectModels } from '../models/select.js';
+import { selectModels } from '../models/packs/select.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { WorkerPool } from '../server/pool/worker-pool.js';
-import { FULL_QUERY, type FoundFace } from '../server/pipeline/faces.js';
+import { FULL_QUERY, type FoundFace } from '../server/worker/faces.js';
 import { BBT, readFace, readShared } from './helpers/data.js';
 import { startServer } from './helpers/server.js';
 
@@ -58,7 +58,7 @@ describe('shutdown', () => {
       assert.ok(await refusesConnections(server.port), 'a new connection was accepted while draining');
       const res = await work;
       assert.equal(res.results.length, PORTRAITS.length);
-      for (const r of res.results) assert.equal(r.error, '');
+      for (const r of res.results) assert.equal(r.error, undefined);
       const [code] = await exited;
       assert.equal(code, 0);
       await watch;
@@ -147,7 +147,7 @@ describe('shutdown with long-lived streams', () => {
     }
     const drive = async (source: AsyncIterable<{ id: string; image: { data: Buffer } }>, answers: string[]) => {
       try {
-        for await (const r of client.extractStream(source)) answers.push(r.result?.error || 'ok');
+        for await (const r of client.extractStream(source)) answers.push(r.result?.error?.message || 'ok');
         return 'ended without an error';
       } catch (err) {
         const e = err as grpc.ServiceError;
@@ -185,7 +185,7 @@ describe('inference worker death', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-die-'));
     const marker = join(dir, 'die');
     process.env.FACEREST_TEST_DIE_ONCE = marker;
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: new URL('./helpers/fragile-worker.js', import.meta.url) });
     try {
       const { image } = await decodeImage(readFace(BBT[0]), 640);
       const copy = () => ({ ...image, data: image.data.slice() });

@@ -51,7 +51,7 @@ describe('ExtractStream at scale', () => {
     const pid = server.process.pid!;
     const before = memoryMb(pid);
     function* requests() {
-      for (let i = 0; i < COUNT; i++) yield { id: String(i), image: { data: photo }, extractEmbedding: false };
+      for (let i = 0; i < COUNT; i++) yield { id: String(i), image: { data: photo }, options: { skipEmbedding: true } };
     }
     const seen = new Set<string>();
     let wrong = 0;

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../models/paths.js';
+import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { browserSuiteOptions, requireChromium } from './helpers/browser.js';
 import { BBT, sharedPath } from './helpers/data.js';
 import { startServer, type TestServer } from './helpers/server.js';

@@ -16,11 +16,11 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { pino } from 'pino';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../gen/grpc/health/v1/health_pb.js';
-import { selectModels } from '../models/select.js';
-import type { RgbImage } from '../models/types.js';
+import { selectModels } from '../models/packs/select.js';
+import type { RgbImage } from '../models/inference/types.js';
 import { ServiceError } from '../server/errors.js';
 import { decodeImage } from '../server/pipeline/decode.js';
-import { FULL_QUERY } from '../server/pipeline/faces.js';
+import { FULL_QUERY } from '../server/worker/faces.js';
 import { TaskTimeoutError, WorkerPool } from '../server/pool/worker-pool.js';
 import { BBT, readFace } from './helpers/data.js';
 import { startServer } from './helpers/server.js';
@@ -79,7 +79,7 @@ describe('worker failures in the pool', () => {
 
   it('an uncaught error in a worker is logged through pino with its message, and the worker is replaced', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log });
     try {
       m.set('FACEREST_TEST_THROW_ONCE');
       await assert.rejects(pool.run(copy(), FULL_QUERY), /inference worker exited \(code 1\)/);
@@ -94,7 +94,7 @@ describe('worker failures in the pool', () => {
 
   it('with no worker alive, queued and new work fails at once with UNAVAILABLE; replacements are retried until one starts', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log });
     const alive: boolean[] = [];
     pool.onAlive = (a) => alive.push(a);
     try {
@@ -127,7 +127,7 @@ describe('worker failures in the pool', () => {
 
   it('the watchdog fails a task stuck past the limit, keeps serving, and ends the worker only once it is idle', async () => {
     const { log, lines } = memoryLog();
-    const pool = await WorkerPool.start(selectModels({}), 2, { script: FRAGILE, log, taskTimeoutMs: 500 });
+    const pool = await WorkerPool.start({ models: selectModels({}), open: {} }, 2, { script: FRAGILE, log, taskTimeoutMs: 500 });
     try {
       // The first task blocks its worker's thread for 4 s, as a stuck native call would.
       m.set('FACEREST_TEST_HANG_ONCE', '4000');
@@ -164,7 +164,7 @@ describe('worker failures in the server', () => {
       m.set('FACEREST_TEST_NO_START');
       m.set('FACEREST_TEST_DIE');
       const first = await client.extract({ images: [{ data: photo }] }, { deadline: 10_000 }).then(
-        (r) => r.results[0].error, (e: grpc.ServiceError) => grpc.status[e.code],
+        (r) => r.results[0].error?.message ?? '', (e: grpc.ServiceError) => grpc.status[e.code],
       );
       // The image the worker held fails with it; the call itself is answered.
       assert.match(first, /processing failed|UNAVAILABLE/);

@@ -6,7 +6,7 @@
 import { ConnectError } from '@connectrpc/connect';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Gender, ModelRole, type Face, type ImageResult } from '../../gen/facerest/v1/face_service_pb.js';
+import { Gender, ImageErrorCode, ModelRole, type Face, type ImageResult } from '../../gen/facerest/v1/face_service_pb.js';
 import { createFaceClient, type FaceClient, type Protocol, type StreamImage } from '../node/face-client.js';
 import { cosine, largestFace } from '../similarity.js';
 import { listImages } from './files.js';
@@ -76,7 +76,7 @@ function callError(err: unknown, server: string): Error {
 function faceJson(f: Face) {
   return {
     bbox: f.box ? [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map((v) => Math.round(v)) : [],
-    prob: Number(f.prob.toFixed(4)),
+    score: Number(f.score.toFixed(4)),
     landmarks: f.landmarks.map((p) => [Number(p.x.toFixed(1)), Number(p.y.toFixed(1))]),
     ...(f.age !== undefined ? { age: Math.round(f.age) } : {}),
     ...(f.gender !== Gender.UNSPECIFIED ? { gender: f.gender === Gender.MALE ? 'male' : 'female' } : {}),
@@ -85,9 +85,9 @@ function faceJson(f: Face) {
 }
 
 function summary(result: ImageResult): string {
-  if (result.error) return `error: ${result.error}`;
+  if (result.error) return `error: ${result.error.message}`;
   const n = result.faces.length;
-  return `${n} face${n === 1 ? '' : 's'}${n ? ` (prob ${result.faces.map((f) => f.prob.toFixed(2)).join(', ')})` : ''}`;
+  return `${n} face${n === 1 ? '' : 's'}${n ? ` (score ${result.faces.map((f) => f.score.toFixed(2)).join(', ')})` : ''}`;
 }
 
 function maxSizeOf(value: string | undefined): number | undefined {
@@ -128,7 +128,7 @@ async function extract(argv: string[]): Promise<number> {
     for await (const { id, result } of client.extractAll(images(), { maxSize })) {
       const file = files[Number(id)];
       if (result.error) failed++;
-      print(file, result.error ? { file, error: result.error } : { file, faces: result.faces.map(faceJson) }, summary(result));
+      print(file, result.error ? { file, error: result.error.message, code: ImageErrorCode[result.error.code] } : { file, faces: result.faces.map(faceJson) }, summary(result));
     }
   } catch (err) {
     throw callError(err, values.server);
@@ -155,7 +155,7 @@ async function compare(argv: string[]): Promise<number> {
       throw callError(err, values.server);
     });
     const faces = results.map((r, i) => {
-      if (r.error) throw new CliError(`${positionals[i]}: ${r.error}`);
+      if (r.error) throw new CliError(`${positionals[i]}: ${r.error.message}`);
       const face = largestFace(r.faces);
       if (!face) throw new CliError(`no face found in ${positionals[i]}`);
       return face;

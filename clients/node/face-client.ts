@@ -13,7 +13,7 @@ import {
   createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager,
 } from '@connectrpc/connect-node';
 import {
-  ExtractRequestSchema, ExtractStreamRequestSchema, FaceService,
+  ExtractOptionsSchema, ExtractRequestSchema, ExtractStreamRequestSchema, FaceService,
   type ImageResult, type InfoResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 
@@ -35,8 +35,8 @@ export interface FaceClientOptions {
   timeoutMs?: number;
 }
 
-/** Per-request options: every field of ExtractRequest but the images. */
-export type ExtractOptions = Omit<MessageInitShape<typeof ExtractRequestSchema>, 'images' | '$typeName'>;
+/** Per-request options: the contract's ExtractOptions (maxSize, detectionThreshold, ...). */
+export type ExtractOptions = Omit<MessageInitShape<typeof ExtractOptionsSchema>, '$typeName'>;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -54,14 +54,15 @@ export interface StreamResult {
 
 export interface ExtractAllOptions extends ExtractOptions, CallOptions {
   /**
-   * Images sent but not yet answered; the source is read no further ahead than this. Default 16,
-   * the server's own per-stream window, which keeps both of its workers busy.
+   * Images sent but not yet answered; the source is read no further ahead than this. Default 16:
+   * at least the server's own per-stream window (max(2, 4 x its workers)) on machines of up to
+   * four workers, so the server is never left waiting for this client.
    */
   maxInFlight?: number;
 }
 
 export interface FaceClient {
-  /** One result per image, in order; an image that fails has `error` set and no faces. */
+  /** One result per image, in order; an image that fails has `error` (code and message) and no faces. */
   extract(images: Uint8Array[], options?: ExtractOptions & CallOptions): Promise<ImageResult[]>;
   info(options?: CallOptions): Promise<InfoResponse>;
   /** Streams any (async) iterable of images through ExtractStream; yields results as they come. */
@@ -129,7 +130,7 @@ export function createFaceClient(options: FaceClientOptions): FaceClient {
   return {
     async extract(images, o = {}) {
       const { signal, timeoutMs, ...fields } = o;
-      const req = create(ExtractRequestSchema, { ...fields, images: images.map((data) => ({ data })) });
+      const req = create(ExtractRequestSchema, { options: fields, images: images.map((data) => ({ data })) });
       const res = await client.extract(req, callOptions({ signal, timeoutMs }));
       return res.results;
     },
@@ -148,7 +149,7 @@ export function createFaceClient(options: FaceClientOptions): FaceClient {
         for await (const item of source) {
           await window.acquire(call.signal);
           const { id, data } = item instanceof Uint8Array ? { id: undefined, data: item } : item;
-          yield create(ExtractStreamRequestSchema, { ...fields, id: id ?? String(position), image: { data } });
+          yield create(ExtractStreamRequestSchema, { options: fields, id: id ?? String(position), image: { data } });
           position++;
         }
       }

@@ -94,7 +94,7 @@ async function processFile(file: File, card: HTMLElement, prefix: string): Promi
   let result: ImageResult;
   try {
     const data = new Uint8Array(await file.arrayBuffer());
-    const res = await client.extract({ images: [{ data }], returnFaceData: true });
+    const res = await client.extract({ images: [{ data }], options: { returnAlignedFace: true } });
     result = res.results[0];
   } catch (err) {
     const message = describeError(err);
@@ -102,13 +102,13 @@ async function processFile(file: File, card: HTMLElement, prefix: string): Promi
     showStatus(message, true);
     return;
   }
-  if (result.error) return fail(card, file, result.error);
+  if (result.error) return fail(card, file, result.error.message);
   // The browser may not decode every format the server does (TIFF, say): then boxes go on grey.
   const bitmap = await createImageBitmap(file).catch(() => undefined);
   const faces: PageFace[] = result.faces.map((face, i) => ({
     label: `${prefix}${i + 1}`,
     face,
-    cropUrl: face.faceData.length ? URL.createObjectURL(new Blob([new Uint8Array(face.faceData)], { type: 'image/jpeg' })) : undefined,
+    cropUrl: face.alignedFace.length ? URL.createObjectURL(new Blob([new Uint8Array(face.alignedFace)], { type: 'image/jpeg' })) : undefined,
   }));
   const canvas = document.createElement('canvas');
   const drawn = drawFaces(canvas, bitmap, result, faces.map((f) => f.label));

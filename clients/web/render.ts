@@ -38,7 +38,7 @@ export function drawFaces(canvas: HTMLCanvasElement, bitmap: ImageBitmap | undef
     ctx.strokeStyle = BOX;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     ctx.fillStyle = BOX;
-    ctx.fillText(`${labels[i]} ${f.prob.toFixed(2)}`, x1, Math.max(12 * unit, y1 - 3 * unit));
+    ctx.fillText(`${labels[i]} ${f.score.toFixed(2)}`, x1, Math.max(12 * unit, y1 - 3 * unit));
     f.landmarks.forEach((p, k) => {
       ctx.fillStyle = POINTS[k] ?? BOX;
       ctx.beginPath();

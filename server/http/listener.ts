@@ -37,6 +37,9 @@ export type Handler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/** A handler behind the router, given the request's id (the caller's own, or a new one). */
+export type Route = (req: Parameters<Handler>[0], res: Parameters<Handler>[1], reqId: string) => void;
+
 export interface Listener {
   port: number;
   /** Stops accepting connections and asks open ones to finish (HTTP/2 GOAWAY, HTTP/1 close). */

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
 import type { Engine } from '../engine.js';
-import { requestScope } from '../errors.js';
 import { legacyExtractRoute } from '../legacy/extract-route.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
@@ -15,11 +14,11 @@ import type { HealthState } from '../rpc/health.js';
 import type { ApiKeys } from './auth.js';
 import { sendJson } from './body.js';
 import { applyCors, type AllowedOrigins } from './cors.js';
-import type { Handler } from './listener.js';
+import type { Handler, Route } from './listener.js';
 import { webPage } from './web-page.js';
 
 export interface RouteDeps {
-  connect: Handler;
+  connect: Route;
   /** The loaded engine, or undefined while the models load. */
   engine: () => Engine | undefined;
   health: HealthState;
@@ -41,14 +40,12 @@ export function createHandler(deps: RouteDeps): Handler {
   const page = webPage();
   const legacy = legacyExtractRoute(deps);
   return (req, res) => {
-    const id = requestId(req.headers['x-request-id']);
-    req.headers['x-request-id'] = id;
-    res.setHeader('x-request-id', id);
-    // Everything this request starts can name it in a log line (hiddenFailure in errors.ts).
-    requestScope.run({ reqId: id, log: deps.log }, route, req, res);
+    const reqId = requestId(req.headers['x-request-id']);
+    res.setHeader('x-request-id', reqId);
+    route(req, res, reqId);
   };
 
-  function route(...[req, res]: Parameters<Handler>): void {
+  function route(...[req, res, reqId]: Parameters<Route>): void {
     const path = (req.url ?? '/').split('?')[0];
     if (applyCors(deps.corsOrigins, req, res)) return;
     if (path === '/healthz') {
@@ -62,8 +59,8 @@ export function createHandler(deps: RouteDeps): Handler {
       });
       return;
     }
-    if (path === '/extract') return legacy(req, res);
+    if (path === '/extract') return legacy(req, res, reqId);
     if (page(req, res, path)) return;
-    deps.connect(req, res);
+    deps.connect(req, res, reqId);
   }
 }

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { extname, join } from 'node:path';
-import { PROJECT_ROOT } from '../../models/paths.js';
+import { PROJECT_ROOT } from '../../models/packs/paths.js';
 import { sendJson } from './body.js';
 
 const TYPES: Record<string, string> = {

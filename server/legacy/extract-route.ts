@@ -12,12 +12,12 @@ import type { Engine } from '../engine.js';
 import { ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
 import { sendJson, sendRefusal } from '../http/body.js';
-import type { Handler } from '../http/listener.js';
+import type { Route } from '../http/listener.js';
 import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
-import type { Extractor } from '../pipeline/extract.js';
-import { readLegacyBody, toExtractRequest, toLegacyResponse } from './json.js';
+import type { Call, Extractor } from '../pipeline/extract.js';
+import { LEGACY_OPTION_NAMES, readLegacyBody, toExtractRequest, toLegacyResponse } from './json.js';
 
 export interface LegacyRouteDeps {
   /** The loaded engine, or undefined while the models load. */
@@ -38,10 +38,9 @@ type Res = ServerResponse | Http2ServerResponse;
  * body over the limit), 429 (no room in the queue). Then the body and the extraction. A client
  * that goes away ends the work on its images still queued, and is logged as a disconnect.
  */
-export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
-  return (req, res) => {
+export function legacyExtractRoute(deps: LegacyRouteDeps): Route {
+  return (req, res, reqId) => {
     const start = performance.now();
-    const reqId = req.headers['x-request-id'] as string;
     res.once('close', () => {
       const seconds = (performance.now() - start) / 1000;
       const outcome = res.writableFinished ? String(res.statusCode) : 'disconnected';
@@ -71,7 +70,7 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
     }
     const gone = new AbortController();
     res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
-    handleExtract(engine.extractor, req, res, deps, gone.signal).catch((err: Error) => {
+    handleExtract(engine.extractor, req, res, deps, { reqId, signal: gone.signal }).catch((err: Error) => {
       if (gone.signal.aborted || res.destroyed) {
         deps.log.debug({ reqId, err }, 'client went away');
         return;
@@ -83,15 +82,15 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Handler {
   };
 }
 
-/** `signal` aborts when the client goes away: images not yet in a worker are dropped. */
+/** The call's signal aborts when the client goes away: images not yet in a worker are dropped. */
 async function handleExtract(
-  extractor: Extractor, req: Req, res: Res, deps: LegacyRouteDeps, signal: AbortSignal,
+  extractor: Extractor, req: Req, res: Res, deps: LegacyRouteDeps, call: Required<Call>,
 ): Promise<void> {
   let parsed: ReturnType<typeof toExtractRequest>;
   try {
     parsed = toExtractRequest(await readLegacyBody(req, deps.limits), deps.limits.maxImageBytes);
   } catch (err) {
-    if (signal.aborted || !(err instanceof ServiceError)) throw err;
+    if (call.signal.aborted || !(err instanceof ServiceError)) throw err;
     if (err.kind === 'limit') deps.metrics.reject('limit');
     return sendRefusal(res, err);
   }
@@ -99,9 +98,9 @@ async function handleExtract(
   let response: ExtractResponse;
   try {
     // The Extractor counts its own refusals.
-    response = await extractor.extract(parsed.request, signal);
+    response = await extractor.extract(parsed.request, call, LEGACY_OPTION_NAMES);
   } catch (err) {
-    if (signal.aborted) return;
+    if (call.signal.aborted) return;
     if (err instanceof ServiceError) return sendRefusal(res, err);
     throw err;
   }

@@ -5,17 +5,18 @@
  * The body is scanned while it arrives (entries counted, nesting bounded) before JSON.parse
  * builds anything, and no answer ever echoes more than a short excerpt of what was sent.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, fromJson, ScalarType, type JsonObject } from '@bufbuild/protobuf';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import {
-  ExtractRequestSchema, Gender, ImageSchema, type ExtractRequest, type ExtractResponse,
+  ExtractOptionsSchema, ExtractRequestSchema, Gender, ImageSchema, type ExtractOptions, type ExtractRequest, type ExtractResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { Limits } from '../config.js';
 import { ServiceError, serviceErrorOf } from '../errors.js';
 import { bodyTooLarge } from '../http/preflight.js';
 import { jsonBudget } from '../parse/budgets.js';
 import { JsonScanner } from '../parse/json-scan.js';
+import type { OptionNames } from '../pipeline/options.js';
 
 export interface LegacyFace {
   /** null when extract_embedding is false. */
@@ -40,7 +41,6 @@ export interface LegacyOutput {
   skipped: number[];
 }
 
-const MAX_UINT32 = 0xffffffff;
 const DATA_URL = /^data:[^,]*;base64,/;
 // Standard or URL-safe alphabet, padding optional, whitespace (line breaks) allowed.
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -91,26 +91,74 @@ function decodeBase64(text: string, index: number): Buffer {
   return Buffer.from(bare, 'base64');
 }
 
-type Check = (v: unknown) => boolean;
-const isUint = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT32;
-const isBool = (v: unknown) => typeof v === 'boolean';
-// A Map: option names are looked up as they come, and "constructor" or "__proto__" must not
-// find Object.prototype's.
-const OPTIONS = new Map<string, [Check, string]>([
+/**
+ * InsightFace-REST's option keys, each mapped onto a field of the contract's ExtractOptions
+ * (`map` adapts a value first). A value's JSON type must be the field's protobuf type, strictly
+ * (no numbers as strings, as InsightFace-REST's own validation had it); ranges are checked where
+ * every protocol's are (pipeline/options.ts). A Map: keys are looked up as they come, and
+ * "constructor" or "__proto__" must not find Object.prototype's.
+ */
+const OPTION_FIELDS = new Map<string, { field: string; map?: (v: unknown) => unknown }>([
   // Later InsightFace-REST clients send [width, height]; its larger value caps the larger side.
-  ['max_size', [(v) => isUint(v) || (Array.isArray(v) && v.length === 2 && v.every(isUint)),
-    'a non-negative integer (0 = never resize) or a list of two, [width, height]']],
-  ['threshold', [(v) => typeof v === 'number' && v >= 0 && v <= 1, 'a number from 0 to 1']],
-  ['limit_faces', [isUint, 'a non-negative integer (0 = all faces)']],
-  ['min_face_size', [isUint, 'a non-negative integer (pixels)']],
-  ['return_landmarks', [isBool, 'true or false']],
-  ['return_face_data', [isBool, 'true or false']],
-  ['extract_embedding', [isBool, 'true or false']],
-  ['embed_only', [isBool, 'true or false']],
-  ['extract_ga', [isBool, 'true or false']],
+  ['max_size', {
+    field: 'max_size',
+    map: (v) => (Array.isArray(v) && v.length === 2 && v.every(isUint32) ? Math.max(...(v as number[])) : v),
+  }],
+  ['threshold', { field: 'detection_threshold' }],
+  ['limit_faces', { field: 'keep_largest_faces' }],
+  ['min_face_size', { field: 'min_face_size_px' }],
+  ['return_face_data', { field: 'return_aligned_face' }],
+  ['extract_embedding', { field: 'skip_embedding', map: (v) => (typeof v === 'boolean' ? !v : v) }],
+  ['embed_only', { field: 'aligned_input' }],
+  ['extract_ga', { field: 'return_age_gender' }],
+]);
+
+/** Keys of this route's own output, checked here as they map onto no option. */
+const OUTPUT_KEYS = new Map<string, [check: (v: unknown) => boolean, expected: string]>([
+  ['return_landmarks', [(v) => typeof v === 'boolean', 'true or false']],
   // InsightFace-REST's output format; "1" is the one this route (and that server's clients) speak.
   ['api_ver', [(v) => v === '1' || v === 1, '"1" (the only output format served)']],
 ]);
+
+const KNOWN_KEYS = [...OPTION_FIELDS.keys(), ...OUTPUT_KEYS.keys()];
+
+/** The option names of refusals made by the pipeline, as this route's clients spell them. */
+export const LEGACY_OPTION_NAMES: OptionNames = { detectionThreshold: 'threshold', returnAgeGender: 'extract_ga' };
+
+function isUint32(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+}
+
+/** The JSON a field's protobuf type takes, strictly: its test, and how to say it. */
+function jsonTypeOf(field: string): [check: (v: unknown) => boolean, expected: string] {
+  const f = ExtractOptionsSchema.fields.find((x) => x.name === field);
+  const scalar = f?.fieldKind === 'scalar' ? f.scalar : undefined;
+  if (scalar === ScalarType.BOOL) return [(v) => typeof v === 'boolean', 'true or false'];
+  if (scalar === ScalarType.UINT32) {
+    return [isUint32, field === 'max_size' ? 'a non-negative integer (0 = never resize) or a list of two, [width, height]' : 'a non-negative integer'];
+  }
+  return [(v) => typeof v === 'number' && Number.isFinite(v), 'a number'];
+}
+
+/** The options of a legacy body as the contract's message; throws an 'invalid' ServiceError naming the key. */
+function legacyOptions(body: Record<string, unknown>): ExtractOptions {
+  const json: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'images' || value === null) continue;
+    const output = OUTPUT_KEYS.get(key);
+    if (output) {
+      if (!output[0](value)) throw new ServiceError('invalid', `"${key}" must be ${output[1]}, got ${excerpt(value)}`);
+      continue;
+    }
+    const option = OPTION_FIELDS.get(key);
+    if (!option) throw new ServiceError('invalid', `unknown option ${excerpt(key)}; known options: ${KNOWN_KEYS.join(', ')}`);
+    const mapped = option.map ? option.map(value) : value;
+    const [check, expected] = jsonTypeOf(option.field);
+    if (!check(mapped)) throw new ServiceError('invalid', `"${key}" must be ${expected}, got ${excerpt(value)}`);
+    json[option.field] = mapped;
+  }
+  return fromJson(ExtractOptionsSchema, json as JsonObject);
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -138,50 +186,33 @@ export function toExtractRequest(body: unknown, maxImageBytes: number): { reques
   if (!Array.isArray(data)) throw new ServiceError('invalid', '"images.data" must be a list of base64-encoded images');
   const bad = data.findIndex((d) => typeof d !== 'string');
   if (bad >= 0) throw new ServiceError('invalid', `"images.data[${bad}]" must be a base64 string, got ${excerpt(data[bad])}`);
-  for (const [key, value] of Object.entries(body)) {
-    if (key === 'images' || value === null) continue;
-    const option = OPTIONS.get(key);
-    if (!option) throw new ServiceError('invalid', `unknown option ${excerpt(key)}; known options: ${[...OPTIONS.keys()].join(', ')}`);
-    if (!option[0](value)) throw new ServiceError('invalid', `"${key}" must be ${option[1]}, got ${excerpt(value)}`);
-  }
-  const opt = <T>(key: string) => (body[key] ?? undefined) as T | undefined;
-  const maxSize = opt<number | number[]>('max_size');
+  const options = legacyOptions(body);
   const skipped: number[] = [];
   const decoded: Buffer[] = [];
   (data as string[]).forEach((s, i) => {
     if (overLimit(s, maxImageBytes)) skipped.push(i);
     else decoded.push(decodeBase64(s, i));
   });
-  const request = create(ExtractRequestSchema, {
-    images: decoded.map((d) => create(ImageSchema, { data: d })),
-    maxSize: Array.isArray(maxSize) ? Math.max(...maxSize) : maxSize,
-    threshold: opt<number>('threshold'),
-    limitFaces: opt<number>('limit_faces'),
-    minFaceSize: opt<number>('min_face_size'),
-    returnFaceData: opt<boolean>('return_face_data'),
-    extractEmbedding: opt<boolean>('extract_embedding'),
-    embedOnly: opt<boolean>('embed_only'),
-    extractGa: opt<boolean>('extract_ga'),
-  });
-  return { request, output: { landmarks: opt<boolean>('return_landmarks') ?? false, skipped } };
+  const request = create(ExtractRequestSchema, { images: decoded.map((d) => create(ImageSchema, { data: d })), options });
+  return { request, output: { landmarks: body.return_landmarks === true, skipped } };
 }
 
 /** The original response shape; extra fields only when the request asked for them and a model gave them. */
 export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, output: LegacyOutput): LegacyFace[][] {
-  const withEmbedding = request.extractEmbedding ?? true;
-  const answers = res.results.map((r) => r.faces.map((f) => {
+  const options = request.options;
+  const answers = res.results.map((r) => r.faces.map((f, index) => {
     const face: LegacyFace = {
-      vec: withEmbedding ? f.embedding : null,
-      det: f.index,
-      prob: f.prob,
+      vec: options?.skipEmbedding ? null : f.embedding,
+      det: index,
+      prob: f.score,
       bbox: [
         Math.round(f.box?.x1 ?? 0), Math.round(f.box?.y1 ?? 0),
         Math.round(f.box?.x2 ?? 0), Math.round(f.box?.y2 ?? 0),
       ],
     };
     if (output.landmarks) face.landmarks = f.landmarks.map((p) => [p.x, p.y]);
-    if (request.returnFaceData) face.facedata = Buffer.from(f.faceData).toString('base64');
-    if (request.extractGa) {
+    if (options?.returnAlignedFace) face.facedata = Buffer.from(f.alignedFace).toString('base64');
+    if (options?.returnAgeGender) {
       // As the RPC: an attribute no loaded model gives is absent, not 0.
       if (f.age !== undefined) face.age = Math.round(f.age);
       if (f.gender !== Gender.UNSPECIFIED) face.gender = f.gender === Gender.MALE ? 1 : 0;

@@ -4,12 +4,17 @@
  * brought to 8-bit sRGB, and the `max_size` cap applied while decoding (JPEG shrink-on-load).
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../../models/types.js';
-import { ALIGNED_SIZE } from './align.js';
+import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
+import type { RgbImage } from '../../models/inference/types.js';
+import { ALIGNED_SIZE } from '../worker/align.js';
 import { checkImageFormat } from './image-format.js';
 
-/** An image that cannot be processed; its message is shown to the caller. */
-export class ImageError extends Error {}
+/** An image that cannot be processed: its code and message are the image's error in the answer. */
+export class ImageError extends Error {
+  constructor(readonly code: ImageErrorCode, message: string) {
+    super(message);
+  }
+}
 
 export interface DecodedImage {
   /** The pixels the models see: at most max_size on the larger side. */
@@ -26,14 +31,18 @@ sharp.cache(false);
 // 54.7 with libvips' default of one thread per core).
 sharp.concurrency(1);
 
-function describeSharpError(err: Error): string {
+/** sharp's error as the image's error: what kind, and its first line. */
+function describeSharpError(err: Error): ImageError {
   const m = err.message;
-  if (/unsupported image format/i.test(m)) return 'not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
-  if (/pixel limit/i.test(m)) return 'image too large: more pixels than the server accepts';
-  if (/premature end|truncated|corrupt|VipsJpeg|pngload|read error|invalid/i.test(m)) {
-    return `corrupt or truncated image: ${m.split('\n')[0]}`;
+  const line = m.split('\n')[0];
+  if (/unsupported image format/i.test(m)) {
+    return new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, 'unsupported format: not a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
   }
-  return `cannot decode image: ${m.split('\n')[0]}`;
+  if (/pixel limit/i.test(m)) return new ImageError(ImageErrorCode.TOO_LARGE, 'image too large: more pixels than the server accepts');
+  if (/premature end|truncated|corrupt|VipsJpeg|pngload|read error|invalid/i.test(m)) {
+    return new ImageError(ImageErrorCode.CORRUPT, `corrupt or truncated image: ${line}`);
+  }
+  return new ImageError(ImageErrorCode.CORRUPT, `cannot decode image: ${line}`);
 }
 
 /** Carries an error of the beforeDecode hook past the decoder's error translation. */
@@ -46,7 +55,7 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 export interface DecodeOptions {
   /**
-   * The image is an aligned face (embed_only): decode it straight to the recognizer's 112x112,
+   * The image is an aligned face (aligned_input): decode it straight to the recognizer's 112x112,
    * stretched as the recognizer would, so a huge file never becomes a huge RGB buffer.
    */
   aligned?: boolean;
@@ -74,15 +83,15 @@ export function decodedSize(width: number, height: number, maxSize: number, alig
 export async function decodeImage(
   data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
 ): Promise<DecodedImage> {
-  if (data.length === 0) throw new ImageError('empty image: 0 bytes');
+  if (data.length === 0) throw new ImageError(ImageErrorCode.CORRUPT, 'empty image: 0 bytes');
   await checkImageFormat(data); // only the formats the README names; SVG is never rendered
   try {
     // The header alone (no pixel limit yet), so the refusal can say what the image claims.
     const meta = await sharp(data, { limitInputPixels: false }).metadata();
-    if (!meta.width || !meta.height) throw new ImageError('image has no dimensions');
+    if (!meta.width || !meta.height) throw new ImageError(ImageErrorCode.CORRUPT, 'image has no dimensions');
     const area = meta.width * meta.height;
     if (area > maxPixels) {
-      throw new ImageError(`image too large: ${meta.width}x${meta.height} is ${(area / 1e6).toFixed(0)} megapixels, `
+      throw new ImageError(ImageErrorCode.TOO_LARGE, `image too large: ${meta.width}x${meta.height} is ${(area / 1e6).toFixed(0)} megapixels, `
         + `over the limit of ${(maxPixels / 1e6).toFixed(1)}`);
     }
     // EXIF orientations 5-8 swap width and height.
@@ -109,7 +118,7 @@ export async function decodeImage(
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageError(`unexpected decoded channel count ${info.channels}`);
+    if (info.channels !== 3) throw new ImageError(ImageErrorCode.CORRUPT, `unexpected decoded channel count ${info.channels}`);
     return {
       image: { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height },
       width,
@@ -119,6 +128,6 @@ export async function decodeImage(
     if (err instanceof ImageError) throw err;
     // Not the image's fault (the call ended while waiting for room): passed on as it is.
     if (err instanceof Waited) throw err.reason;
-    throw new ImageError(describeSharpError(err as Error));
+    throw describeSharpError(err as Error);
   }
 }

@@ -8,18 +8,19 @@ import sharp from 'sharp';
 import {
   BoxSchema, ExtractResponseSchema, ExtractStreamResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
   type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
-  type Face, type ImageResult, Gender,
+  type Face, type ImageResult, Gender, ImageErrorCode, ImageErrorSchema,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import type { RgbImage } from '../../models/types.js';
+import type { RgbImage } from '../../models/inference/types.js';
 import type { Limits } from '../config.js';
 import { hiddenFailure, ServiceError } from '../errors.js';
+import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { NO_WORKER_MESSAGE, TaskTimeoutError, type WorkerPool } from '../pool/worker-pool.js';
 import type { Admission, FifoBudget, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
-import type { FaceQuery, FoundFace } from './faces.js';
-import { optionsOf, type ExtractOptions, type OptionFields } from './options.js';
+import type { FoundFace } from '../worker/faces.js';
+import { planImages, type ImagePlan, type OptionNames, type ServerCaps } from './options.js';
 
 const FACE_JPEG_QUALITY = 90;
 
@@ -36,6 +37,18 @@ export interface ExtractorDeps {
   imageBudgetMs: number;
   /** Aborts when the server drains: streams read no more images and end with UNAVAILABLE. */
   draining: AbortSignal;
+  /** Where internal failures are logged, under the call's request id. */
+  log: Logger;
+}
+
+/**
+ * One request or stream. Its images take turns with other calls' in the worker pool (the object
+ * is the turn's key), its request id names it in log lines, and its signal aborts when the call
+ * ends (deadline, cancel, disconnect); without one (in-process callers) it never does.
+ */
+export interface Call {
+  reqId: string;
+  signal?: AbortSignal;
 }
 
 /** A stream image that was read but not admitted before the drain: answered by the stream's end. */
@@ -46,98 +59,85 @@ function jpeg(crop: RgbImage): Promise<Buffer> {
     .jpeg({ quality: FACE_JPEG_QUALITY }).toBuffer();
 }
 
-async function toFace(face: FoundFace, index: number, sx: number, sy: number, width: number, height: number): Promise<Face> {
+async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number): Promise<Face> {
   const [x1, y1, x2, y2] = face.box;
   const landmarks = [];
   for (let k = 0; k < 5; k++) {
     landmarks.push(create(PointSchema, { x: face.landmarks[2 * k] * sx, y: face.landmarks[2 * k + 1] * sy }));
   }
   return create(FaceSchema, {
-    index,
-    prob: face.score,
+    score: face.score,
     box: create(BoxSchema, {
       x1: Math.max(0, x1 * sx), y1: Math.max(0, y1 * sy),
       x2: Math.min(width, x2 * sx), y2: Math.min(height, y2 * sy),
     }),
     landmarks,
     embedding: face.embedding ? Array.from(face.embedding) : [],
-    faceData: face.crop ? await jpeg(face.crop) : undefined,
+    alignedFace: face.crop ? await jpeg(face.crop) : undefined,
     age: face.attributes?.age,
     gender: face.attributes?.gender === 'male' ? Gender.MALE : face.attributes?.gender === 'female' ? Gender.FEMALE : undefined,
   });
 }
 
-function queryFor(options: ExtractOptions, scaleToImage: number, deps: ExtractorDeps): FaceQuery {
-  return {
-    maxFaces: deps.maxFaces,
-    budgetMs: deps.imageBudgetMs,
-    threshold: options.threshold,
-    limitFaces: options.limitFaces,
-    minFaceSize: options.minFaceSize * scaleToImage,
-    embed: options.extractEmbedding,
-    returnCrops: options.returnFaceData,
-    embedOnly: options.embedOnly,
-    attributes: options.extractGa,
-  };
-}
+const failed = (code: ImageErrorCode, message: string): ImageResult =>
+  create(ImageResultSchema, { error: create(ImageErrorSchema, { code, message }) });
 
 export class Extractor {
   /** Images of one request or stream in flight at once: enough to keep every worker fed. */
   readonly window: number;
 
-  private readonly hasAttributes: boolean;
+  private readonly caps: ServerCaps;
 
   constructor(private readonly pool: WorkerPool, private readonly deps: ExtractorDeps) {
     this.window = Math.max(2, pool.size * 4);
-    this.hasAttributes = pool.models.some((m) => m.role === 'attributes');
+    this.caps = {
+      maxFaces: deps.maxFaces, budgetMs: deps.imageBudgetMs, hasAttributes: pool.models.some((m) => m.role === 'attributes'),
+    };
   }
 
-  private options(req: OptionFields): ExtractOptions {
-    const options = optionsOf(req);
-    if (options.extractGa && !this.hasAttributes) {
-      throw new ServiceError('invalid', 'extract_ga: no age/gender model is loaded');
-    }
-    return options;
+  /** A request's options, validated: throws an 'invalid' ServiceError (names: the caller's spelling). */
+  plan(options: ExtractRequest['options'], names?: OptionNames): ImagePlan {
+    return planImages(options, this.caps, names);
   }
 
   /**
    * One image. A bad image, or a failure on it, is reported in `error`; only the call's end
-   * (deadline, cancel, disconnect: `signal`) throws, with the signal's reason, and a server
-   * that cannot take work (no worker alive, shutting down) throws an 'unavailable' ServiceError.
-   * The image waits for room in the pixel budget before it is decoded, and its images take
-   * turns in the worker pool with other calls' as `call` (one object per request or stream).
+   * (its signal) throws, with the signal's reason, and a server that cannot take work (no worker
+   * alive, shutting down) throws an 'unavailable' ServiceError. The image waits for room in the
+   * pixel budget before it is decoded.
    */
-  async extractImage(data: Uint8Array, options: ExtractOptions, signal?: AbortSignal, call: object = {}): Promise<ImageResult> {
+  async extractImage(data: Uint8Array, plan: ImagePlan, call: Call): Promise<ImageResult> {
     const { limits, metrics, pixels } = this.deps;
+    const { signal } = call;
     let result: ImageResult;
     let releasePixels: (() => void) | undefined;
     try {
       signal?.throwIfAborted();
       if (data.length > limits.maxImageBytes) {
-        throw new ImageError(`image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
+        throw new ImageError(ImageErrorCode.TOO_LARGE, `image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
       }
       // Aligned faces are decoded straight to the recognizer's 112x112 whatever max_size says.
-      const { image, width, height } = await decodeImage(data, options.maxSize, limits.maxPixels, {
-        aligned: options.embedOnly,
+      const { image, width, height } = await decodeImage(data, plan.maxSize, limits.maxPixels, {
+        aligned: plan.alignedInput,
         beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
       });
       signal?.throwIfAborted();
       const sx = width / image.width;
       const sy = height / image.height;
-      const found = await this.pool.run(image, queryFor(options, 1 / sx, this.deps), signal, call);
+      const found = await this.pool.run(image, plan.query(1 / sx), signal, call);
       result = create(ImageResultSchema, {
         width,
         height,
-        faces: await Promise.all(found.faces.map((f, i) => toFace(f, i, sx, sy, width, height))),
+        faces: await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height))),
         facesTruncated: found.truncated,
       });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       // No worker alive, or the server shutting down: the call fails with UNAVAILABLE (retry).
       if (err instanceof ServiceError) throw err;
-      if (err instanceof TaskTimeoutError) err = new ImageError(err.message);
-      const message = err instanceof ImageError ? err.message : hiddenFailure('processing', err);
-      result = create(ImageResultSchema, { error: message });
+      if (err instanceof ImageError) result = failed(err.code, err.message);
+      else if (err instanceof TaskTimeoutError) result = failed(ImageErrorCode.PROCESSING_FAILED, err.message);
+      else result = failed(ImageErrorCode.PROCESSING_FAILED, hiddenFailure(this.deps.log, call.reqId, 'processing', err));
     } finally {
       releasePixels?.();
     }
@@ -155,8 +155,8 @@ export class Extractor {
    * images, 'overloaded' when the server's queue is full, 'unavailable' while no worker is
    * alive or the server drains.
    */
-  async extract(req: ExtractRequest, signal?: AbortSignal): Promise<ExtractResponse> {
-    const options = this.options(req);
+  async extract(req: ExtractRequest, call: Call, names?: OptionNames): Promise<ExtractResponse> {
+    const plan = this.plan(req.options, names);
     const { maxImages } = this.deps.limits;
     if (req.images.length > maxImages) {
       this.deps.metrics.reject('limit');
@@ -170,12 +170,10 @@ export class Extractor {
       if ((err as ServiceError).kind === 'overloaded') this.deps.metrics.reject('overloaded');
       throw err;
     }
-    // The call's images take turns with every other call's in the worker pool.
-    const call = {};
     try {
       const results = await mapBounded(req.images, this.window, async (img) => {
         try {
-          return await this.extractImage(img.data, options, signal, call);
+          return await this.extractImage(img.data, plan, call);
         } finally {
           ticket.release();
         }
@@ -190,20 +188,27 @@ export class Extractor {
    * Answers each image as it is done. Images wait for room in the server's queue (the stream's
    * own window bounds what it holds, and streams together hold at most their share); the stream
    * ends with a 'limit' ServiceError after maxStreamImages, and with 'unavailable' when the
-   * server drains, once the images it had admitted are answered.
+   * server drains, once the images it had admitted are answered. A message with invalid options
+   * or no image is answered with its own error; the stream goes on.
    */
-  extractStream(requests: AsyncIterable<ExtractStreamRequest>, signal?: AbortSignal): AsyncIterable<ExtractStreamResponse> {
+  extractStream(requests: AsyncIterable<ExtractStreamRequest>, call: Call): AsyncIterable<ExtractStreamResponse> {
     const { maxStreamImages } = this.deps.limits;
     const { admission, draining } = this.deps;
     let count = 0;
     // Waiting for room ends with the call; without a signal (in-process callers) it never does.
-    const callEnded = signal ?? new AbortController().signal;
-    const call = {};
+    const callEnded = call.signal ?? new AbortController().signal;
     const answers = mapUnordered(requests, this.window, async (req) => {
-      const options = this.options(req);
       if (++count > maxStreamImages) {
         this.deps.metrics.reject('limit');
         throw new ServiceError('limit', `more than ${maxStreamImages} images in one stream; open another stream`);
+      }
+      let plan: ImagePlan;
+      try {
+        plan = this.planMessage(req);
+      } catch (err) {
+        if (!(err instanceof ImageError)) throw err;
+        this.deps.metrics.image(false, 0);
+        return create(ExtractStreamResponseSchema, { id: req.id, result: failed(err.code, err.message) });
       }
       let ticket: Ticket;
       try {
@@ -216,7 +221,7 @@ export class Extractor {
       try {
         return create(ExtractStreamResponseSchema, {
           id: req.id,
-          result: await this.extractImage(req.image?.data ?? new Uint8Array(), options, signal, call),
+          result: await this.extractImage(req.image!.data, plan, call),
         });
       } finally {
         ticket.releaseAll();
@@ -228,5 +233,16 @@ export class Extractor {
       checkAlive();
       for await (const answer of answers) if (answer !== NOT_ADMITTED) yield answer;
     })();
+  }
+
+  /** A stream message's plan; a message without an image or with invalid options fails alone. */
+  private planMessage(req: ExtractStreamRequest): ImagePlan {
+    if (!req.image) throw new ImageError(ImageErrorCode.INVALID_ARGUMENT, 'the message has no image');
+    try {
+      return this.plan(req.options);
+    } catch (err) {
+      if (err instanceof ServiceError) throw new ImageError(ImageErrorCode.INVALID_ARGUMENT, err.message);
+      throw err;
+    }
   }
 }

@@ -6,6 +6,7 @@
  * everything else fails alone with "unsupported format".
  */
 import sharp from 'sharp';
+import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 import { ImageError } from './decode.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif';
@@ -64,7 +65,7 @@ export async function checkImageFormat(data: Uint8Array): Promise<void> {
   const format = sniffImageFormat(data);
   if (!format) {
     const name = lookalike(data);
-    throw new ImageError(`unsupported format: ${name ? `${name} is not accepted` : 'not a known image format'}; ${ACCEPTED}`);
+    throw new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, `unsupported format: ${name ? `${name} is not accepted` : 'not a known image format'}; ${ACCEPTED}`);
   }
   let meta: sharp.Metadata;
   try {
@@ -74,5 +75,5 @@ export async function checkImageFormat(data: Uint8Array): Promise<void> {
   }
   // sharp reports AVIF as HEIF with AV1 compression.
   const read = meta.format === 'heif' ? (meta.compression === 'av1' ? 'avif' : 'heif') : meta.format;
-  if (read !== format) throw new ImageError(`unsupported format: the header says ${format}, the decoder reads ${read}; ${ACCEPTED}`);
+  if (read !== format) throw new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, `unsupported format: the header says ${format}, the decoder reads ${read}; ${ACCEPTED}`);
 }

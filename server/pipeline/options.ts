@@ -1,52 +1,66 @@
 /**
- * Per-request options (InsightFace-REST names), read the same way from ExtractRequest and
- * ExtractStreamRequest (they share the field names) and validated once.
+ * The one place where the contract's ExtractOptions are validated and turned into what an image
+ * needs: the size to decode it at, and the worker's FaceQuery. The RPCs pass the message as it
+ * came; the legacy route maps its InsightFace-REST keys onto the same message first.
  */
+import type { ExtractOptions } from '../../gen/facerest/v1/face_service_pb.js';
 import { ServiceError } from '../errors.js';
+import type { FaceQuery } from '../worker/faces.js';
 
 export const DEFAULT_MAX_SIZE = 640;
 
-export interface ExtractOptions {
-  /** Larger side cap in pixels; 0 = never resize. */
+/** What the server adds to every query, whatever the options say. */
+export interface ServerCaps {
+  /** Faces per image, the most probable first; 0 = no cap. */
+  maxFaces: number;
+  /** Worker time per image in milliseconds; 0 = none. */
+  budgetMs: number;
+  /** Whether an age or gender model is loaded. */
+  hasAttributes: boolean;
+}
+
+/** What each image of a request needs, from the request's options. */
+export interface ImagePlan {
+  /** Larger side cap for decoding; 0 = never resize. */
   maxSize: number;
-  /** Detection score threshold; undefined = the detector family's default. */
-  threshold?: number;
-  /** Keep the N largest faces; 0 = all. */
-  limitFaces: number;
-  /** Minimum larger box side in original-image pixels; 0 = none. */
-  minFaceSize: number;
-  returnFaceData: boolean;
-  extractEmbedding: boolean;
-  embedOnly: boolean;
-  extractGa: boolean;
+  /** The images are aligned faces: decoded straight to the aligned size, no detection. */
+  alignedInput: boolean;
+  /** The worker's query for an image decoded at `scale` decoded pixels per original pixel. */
+  query(scale: number): FaceQuery;
 }
 
-/** The option fields as the generated messages carry them. */
-export interface OptionFields {
-  maxSize?: number;
-  threshold?: number;
-  limitFaces?: number;
-  minFaceSize?: number;
-  returnFaceData?: boolean;
-  extractEmbedding?: boolean;
-  embedOnly?: boolean;
-  extractGa?: boolean;
+/** The names of the options that can be refused, as the caller spells them. */
+export interface OptionNames {
+  detectionThreshold: string;
+  returnAgeGender: string;
 }
 
+const V1_NAMES: OptionNames = { detectionThreshold: 'detection_threshold', returnAgeGender: 'return_age_gender' };
 
-export function optionsOf(req: OptionFields): ExtractOptions {
-  const { threshold } = req;
+/** Throws an 'invalid' ServiceError naming the option (in the caller's own spelling). */
+export function planImages(o: ExtractOptions | undefined, caps: ServerCaps, names: OptionNames = V1_NAMES): ImagePlan {
+  const threshold = o?.detectionThreshold;
   if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
-    throw new ServiceError('invalid', `threshold must be a number from 0 to 1, got ${threshold}`);
+    throw new ServiceError('invalid', `"${names.detectionThreshold}" must be a number from 0 to 1, got ${threshold}`);
   }
+  const ageGender = o?.returnAgeGender ?? false;
+  if (ageGender && !caps.hasAttributes) {
+    throw new ServiceError('invalid', `"${names.returnAgeGender}": no age/gender model is loaded`);
+  }
+  const alignedInput = o?.alignedInput ?? false;
   return {
-    maxSize: req.maxSize ?? DEFAULT_MAX_SIZE,
-    threshold,
-    limitFaces: req.limitFaces ?? 0,
-    minFaceSize: req.minFaceSize ?? 0,
-    returnFaceData: req.returnFaceData ?? false,
-    extractEmbedding: req.extractEmbedding ?? true,
-    embedOnly: req.embedOnly ?? false,
-    extractGa: req.extractGa ?? false,
+    maxSize: o?.maxSize ?? DEFAULT_MAX_SIZE,
+    alignedInput,
+    query: (scale) => ({
+      threshold,
+      limitFaces: o?.keepLargestFaces ?? 0,
+      minFaceSize: (o?.minFaceSizePx ?? 0) * scale,
+      embed: !(o?.skipEmbedding ?? false),
+      returnCrops: o?.returnAlignedFace ?? false,
+      embedOnly: alignedInput,
+      attributes: ageGender,
+      maxFaces: caps.maxFaces,
+      budgetMs: caps.budgetMs,
+    }),
   };
 }

@@ -1,14 +1,15 @@
 /** The messages between the pool (main thread) and its workers. */
-import type { ModelDescription, ModelFile, RgbImage } from '../../models/types.js';
+import type { ModelSelection } from '../../models/packs/select.js';
+import type { OpenOptions } from '../../models/inference/onnx/session.js';
+import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
+import type { FaceQuery, FaceResult } from '../worker/faces.js';
 
-export interface WorkerModels {
-  detector: ModelFile;
-  /** Loaded only if the detector gives no keypoints. */
-  landmarks?: ModelFile;
-  recognizer: ModelFile;
-  attributes: ModelFile[];
+/** What a worker loads at start (its workerData). */
+export interface WorkerSetup {
+  models: ModelSelection;
+  /** How the model files are opened (FACEREST_GRAPH_REWRITE). */
+  open: OpenOptions;
 }
 
 export interface TaskMessage {

@@ -1,7 +1,7 @@
 /**
  * A fixed pool of inference workers. Each worker takes at most two tasks at a time (one running,
  * one queued beside it so it never idles between messages), not counting images with many faces,
- * which share the worker's time with the others (see worker.ts); the rest wait here, one queue
+ * which share the worker's time with the others (see server/worker/thread.ts); the rest wait here, one queue
  * per call (an Extract request, a stream), served round-robin so that a call with many images
  * cannot keep the workers from everyone else.
  *
@@ -14,16 +14,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ModelDescription, RgbImage } from '../../models/types.js';
+import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
 import { ServiceError } from '../errors.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FaceResult } from '../pipeline/faces.js';
-import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
+import type { FaceQuery, FaceResult } from '../worker/faces.js';
+import type { TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
 
 const PER_WORKER = 2;
 /** The longest close() waits for images already in a worker (one image takes milliseconds). */
 const CLOSE_WAIT_MS = 5000;
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+const WORKER_URL = new URL('../worker/thread.js', import.meta.url);
 /** Replacement attempts: the first at once, then doubling delays up to the cap. */
 const RESPAWN_FIRST_DELAY_MS = 250;
 const RESPAWN_MAX_DELAY_MS = 30_000;
@@ -54,15 +54,15 @@ interface Task {
 interface Slot {
   worker: Worker;
   running: Map<number, Task>;
-  /** Tasks with many faces, which share the worker's time with the others (see worker.ts). */
+  /** Tasks with many faces, which share the worker's time with the others (see server/worker/thread.ts). */
   heavy: Set<number>;
   /** When the worker last sent a message, or was given work while idle. */
   lastHeard: number;
 }
 
-function spawn(models: WorkerModels, script: URL): Promise<{ worker: Worker; models: ModelDescription[] }> {
+function spawn(setup: WorkerSetup, script: URL): Promise<{ worker: Worker; models: ModelDescription[] }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: models });
+    const worker = new Worker(script, { workerData: setup });
     const onMessage = (msg: WorkerMessage) => {
       if (msg.type === 'ready') {
         worker.off('message', onMessage).off('error', reject).off('exit', onExit);
@@ -98,7 +98,7 @@ export class WorkerPool {
   /** Told when the pool goes from some live workers to none, and back. */
   onAlive: (alive: boolean) => void = () => undefined;
 
-  private constructor(private readonly files: WorkerModels, private readonly script: URL, readonly models: ModelDescription[],
+  private constructor(private readonly setup: WorkerSetup, private readonly script: URL, readonly models: ModelDescription[],
     options: PoolOptions) {
     this.log = options.log;
     this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
@@ -109,16 +109,16 @@ export class WorkerPool {
   /**
    * Starts `size` workers; resolves once all have loaded and warmed their models.
    */
-  static async start(files: WorkerModels, size: number, options: PoolOptions = {}): Promise<WorkerPool> {
+  static async start(setup: WorkerSetup, size: number, options: PoolOptions = {}): Promise<WorkerPool> {
     const script = options.script ?? WORKER_URL;
-    const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(files, script)));
+    const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(setup, script)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
       await Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.worker.terminate()));
       throw (failed as PromiseRejectedResult).reason;
     }
     const ok = started as PromiseFulfilledResult<{ worker: Worker; models: ModelDescription[] }>[];
-    const pool = new WorkerPool(files, script, ok[0].value.models, options);
+    const pool = new WorkerPool(setup, script, ok[0].value.models, options);
     for (const s of ok) pool.adopt(s.value.worker);
     return pool;
   }
@@ -294,7 +294,7 @@ export class WorkerPool {
   }
 
   private respawn(attempt: number): void {
-    spawn(this.files, this.script).then(({ worker }) => {
+    spawn(this.setup, this.script).then(({ worker }) => {
       if (this.closing) {
         void worker.terminate();
         return;

@@ -9,7 +9,7 @@
  * universalResponseToNodeResponse); nothing of Connect is patched.
  */
 import {
-  Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
+  createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
 } from '@connectrpc/connect';
 import {
   compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse,
@@ -20,12 +20,12 @@ import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import type { Limits } from '../config.js';
 import { codeName, type ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
-import type { Handler } from '../http/listener.js';
+import type { Route } from '../http/listener.js';
 import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
-import { countRefusal, protocolOf, recordRpc, RPC_CALL, type RpcCall } from './interceptor.js';
+import { countRefusal, protocolOf, recordRpc, requestEnded, RPC_CALL, type RpcCall } from './interceptor.js';
 import { sendRpcRefusal } from './refusal.js';
 
 export interface RpcGate {
@@ -36,20 +36,19 @@ export interface RpcGate {
   log: Logger;
 }
 
-export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void }, gate: RpcGate): Handler {
+export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void }, gate: RpcGate): Route {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const { keys, admission, limits, metrics, log } = gate;
 
-  return (req, res) => {
+  return (req, res, reqId) => {
     const handler = handlers.get((req.url ?? '').split('?')[0]);
     if (!handler) {
       res.writeHead(404);
       res.end();
       return;
     }
-    const reqId = String(req.headers['x-request-id'] ?? '');
     const call: RpcCall = {
       reqId, protocol: protocolOf(req.headers['content-type']), method: handler.method.name, started: performance.now(),
     };
@@ -82,7 +81,7 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
     handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
-        if (uReq.signal.aborted || res.destroyed || ConnectError.from(reason).code === Code.Aborted) {
+        if (res.destroyed || requestEnded(reason, uReq.signal)) {
           log.debug({ reqId, method: handler.method.name, err: reason }, 'client went away');
         } else {
           log.error({ reqId, method: handler.method.name, err: reason }, 'internal error');

@@ -1,12 +1,17 @@
 /** facerest.v1.FaceService handlers: thin, everything happens in the Extractor. */
 import { create } from '@bufbuild/protobuf';
-import type { ConnectRouter } from '@connectrpc/connect';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
   FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole,
 } from '../../gen/facerest/v1/face_service_pb.js';
-import type { ModelDescription, ModelRoleName } from '../../models/types.js';
+import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
 import { ServiceError, toConnectError } from '../errors.js';
+import type { Call } from '../pipeline/extract.js';
+import { RPC_CALL } from './interceptor.js';
+
+/** The call as the Extractor knows it: its request id (set by the adapter) and its end. */
+const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -36,9 +41,9 @@ export function faceServiceRoutes(engine: () => Engine | undefined, version: str
     return e;
   };
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req, context) => mapErrors(() => ready().extractor.extract(req, context.signal)),
+    extract: (req, context) => mapErrors(() => ready().extractor.extract(req, callOf(context))),
     async *extractStream(requests, context) {
-      yield* mapStreamErrors(ready().extractor.extractStream(requests, context.signal));
+      yield* mapStreamErrors(ready().extractor.extractStream(requests, callOf(context)));
     },
     info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
   });

@@ -58,9 +58,9 @@ export async function quietReferences(address: string, photos: Photo[], auth: Re
   try {
     const refs = new Map<string, Reference>();
     for (const p of photos) {
-      const res = await client.extract({ images: [{ data: p.data }], maxSize: MAX_SIZE }, { metadata: auth, deadline: 60_000 });
+      const res = await client.extract({ images: [{ data: p.data }], options: { maxSize: MAX_SIZE } }, { metadata: auth, deadline: 60_000 });
       const r = res.results[0];
-      if (r.error || r.faces.length === 0) throw new Error(`quiet server: ${p.name}: ${r.error || 'no faces'}`);
+      if (r.error || r.faces.length === 0) throw new Error(`quiet server: ${p.name}: ${r.error?.message ?? 'no faces'}`);
       refs.set(p.name, r.faces.map((f) => f.embedding));
     }
     return refs;
@@ -158,10 +158,10 @@ export class GoodTraffic {
     this.closers.push(() => client.close());
     return async (photo) => {
       try {
-        const res = await client.extract({ images: [{ data: photo.data }], maxSize: MAX_SIZE },
+        const res = await client.extract({ images: [{ data: photo.data }], options: { maxSize: MAX_SIZE } },
           { metadata: this.o.auth, deadline: this.o.deadlineMs });
         const r = res.results[0];
-        if (r.error) return { kind: 'failed', why: `image error: ${r.error}` };
+        if (r.error) return { kind: 'failed', why: `image error: ${r.error.message}` };
         return { kind: 'answer', embeddings: r.faces.map((f) => f.embedding) };
       } catch (err) {
         const e = err as grpc.ServiceError;
@@ -186,10 +186,10 @@ export class GoodTraffic {
     const client = createClient(FaceService, transport);
     return async (photo) => {
       try {
-        const res = await client.extract({ images: [{ data: photo.data }], maxSize: MAX_SIZE },
+        const res = await client.extract({ images: [{ data: photo.data }], options: { maxSize: MAX_SIZE } },
           { headers: this.o.auth, timeoutMs: this.o.deadlineMs });
         const r = res.results[0];
-        if (r.error) return { kind: 'failed', why: `image error: ${r.error}` };
+        if (r.error) return { kind: 'failed', why: `image error: ${r.error.message}` };
         return { kind: 'answer', embeddings: r.faces.map((f) => f.embedding) };
       } catch (err) {
         const e = ConnectError.from(err);

@@ -64,7 +64,7 @@ async function upCheck(s: TestServer, photo: Photo, ref: Reference, deadlineMs: 
   }
   const client = new FaceGrpcClient(s.address);
   try {
-    const res = await client.extract({ images: [{ data: photo.data }], maxSize: 640 }, { metadata: AUTH, deadline: deadlineMs });
+    const res = await client.extract({ images: [{ data: photo.data }], options: { maxSize: 640 } }, { metadata: AUTH, deadline: deadlineMs });
     const why = mismatch(ref, res.results[0].faces.map((f) => f.embedding));
     return why ? `no: wrong answer afterwards (${why})` : 'yes';
   } catch (err) {

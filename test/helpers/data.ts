@@ -1,7 +1,7 @@
 /** Paths to the shared real photos (../shared beside the project root). */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PROJECT_ROOT } from '../../models/paths.js';
+import { PROJECT_ROOT } from '../../models/packs/paths.js';
 
 export const SHARED = resolve(PROJECT_ROOT, '..', 'shared');
 export const sharedPath = (...parts: string[]) => join(SHARED, ...parts);

@@ -38,4 +38,4 @@ parentPort!.on('message', () => {
   const hang = takeOnce(env.FACEREST_TEST_HANG_ONCE);
   if (hang !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(hang));
 });
-await import('../../server/pool/worker.js');
+await import('../../server/worker/thread.js');

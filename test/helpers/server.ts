@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { FaceGrpcClient } from '../../clients/node/grpc-client.js';
-import { PROJECT_ROOT } from '../../models/paths.js';
+import { PROJECT_ROOT } from '../../models/packs/paths.js';
 
 export interface TestServer {
   port: number;

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file facerest/v1/face_service.proto.
  */
 export const file_facerest_v1_face_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiogIKDkV4dHJhY3RSZXF1ZXN0EiIKBmltYWdlcxgBIAMoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAIgASgNSACIAQESFgoJdGhyZXNob2xkGAMgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBCABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgFIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAYgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAcgASgISAKIAQESEgoKZW1iZWRfb25seRgIIAEoCBISCgpleHRyYWN0X2dhGAkgASgIQgsKCV9tYXhfc2l6ZUIMCgpfdGhyZXNob2xkQhQKEl9leHRyYWN0X2VtYmVkZGluZyI8Cg9FeHRyYWN0UmVzcG9uc2USKQoHcmVzdWx0cxgBIAMoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0IrMCChRFeHRyYWN0U3RyZWFtUmVxdWVzdBIKCgJpZBgBIAEoCRIhCgVpbWFnZRgCIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlEhUKCG1heF9zaXplGAMgASgNSACIAQESFgoJdGhyZXNob2xkGAQgASgCSAGIAQESEwoLbGltaXRfZmFjZXMYBSABKA0SFQoNbWluX2ZhY2Vfc2l6ZRgGIAEoDRIYChByZXR1cm5fZmFjZV9kYXRhGAcgASgIEh4KEWV4dHJhY3RfZW1iZWRkaW5nGAggASgISAKIAQESEgoKZW1iZWRfb25seRgJIAEoCBISCgpleHRyYWN0X2dhGAogASgIQgsKCV9tYXhfc2l6ZUIMCgpfdGhyZXNob2xkQhQKEl9leHRyYWN0X2VtYmVkZGluZyJNChVFeHRyYWN0U3RyZWFtUmVzcG9uc2USCgoCaWQYASABKAkSKAoGcmVzdWx0GAIgASgLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQidgoLSW1hZ2VSZXN1bHQSIAoFZmFjZXMYASADKAsyES5mYWNlcmVzdC52MS5GYWNlEg0KBWVycm9yGAIgASgJEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgizgEKBEZhY2USDQoFaW5kZXgYASABKA0SDAoEcHJvYhgCIAEoAhIdCgNib3gYAyABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAQgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAUgAygCEhEKCWZhY2VfZGF0YRgGIAEoDBIQCgNhZ2UYByABKAJIAIgBARIjCgZnZW5kZXIYCCABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXJCBgoEX2FnZSI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCKpABCglNb2RlbFJvbGUSGgoWTU9ERUxfUk9MRV9VTlNQRUNJRklFRBAAEhcKE01PREVMX1JPTEVfREVURUNUT1IQARIYChRNT0RFTF9ST0xFX0xBTkRNQVJLUxACEhkKFU1PREVMX1JPTEVfUkVDT0dOSVpFUhADEhkKFU1PREVMX1JPTEVfQVRUUklCVVRFUxAEKkQKBkdlbmRlchIWChJHRU5ERVJfVU5TUEVDSUZJRUQQABIRCg1HRU5ERVJfRkVNQUxFEAESDwoLR0VOREVSX01BTEUQAjLsAQoLRmFjZVNlcnZpY2USRAoHRXh0cmFjdBIbLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXF1ZXN0GhwuZmFjZXJlc3QudjEuRXh0cmFjdFJlc3BvbnNlEloKDUV4dHJhY3RTdHJlYW0SIS5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVxdWVzdBoiLmZhY2VyZXN0LnYxLkV4dHJhY3RTdHJlYW1SZXNwb25zZSgBMAESOwoESW5mbxIYLmZhY2VyZXN0LnYxLkluZm9SZXF1ZXN0GhkuZmFjZXJlc3QudjEuSW5mb1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiiwIKDkV4dHJhY3RPcHRpb25zEhUKCG1heF9zaXplGAEgASgNSACIAQESIAoTZGV0ZWN0aW9uX3RocmVzaG9sZBgCIAEoAkgBiAEBEhoKEmtlZXBfbGFyZ2VzdF9mYWNlcxgDIAEoDRIYChBtaW5fZmFjZV9zaXplX3B4GAQgASgNEhYKDnNraXBfZW1iZWRkaW5nGAUgASgIEhsKE3JldHVybl9hbGlnbmVkX2ZhY2UYBiABKAgSGQoRcmV0dXJuX2FnZV9nZW5kZXIYByABKAgSFQoNYWxpZ25lZF9pbnB1dBgIIAEoCEILCglfbWF4X3NpemVCFgoUX2RldGVjdGlvbl90aHJlc2hvbGQiYgoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USLAoHb3B0aW9ucxgCIAEoCzIbLmZhY2VyZXN0LnYxLkV4dHJhY3RPcHRpb25zIjwKD0V4dHJhY3RSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQicwoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIsCgdvcHRpb25zGAMgASgLMhsuZmFjZXJlc3QudjEuRXh0cmFjdE9wdGlvbnMiTQoVRXh0cmFjdFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgJEigKBnJlc3VsdBgCIAEoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0Io8BCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USJgoFZXJyb3IYAiABKAsyFy5mYWNlcmVzdC52MS5JbWFnZUVycm9yEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgiSAoKSW1hZ2VFcnJvchIpCgRjb2RlGAEgASgOMhsuZmFjZXJlc3QudjEuSW1hZ2VFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLDAQoERmFjZRINCgVzY29yZRgBIAEoAhIdCgNib3gYAiABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAMgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAQgAygCEhQKDGFsaWduZWRfZmFjZRgFIAEoDBIQCgNhZ2UYBiABKAJIAIgBARIjCgZnZW5kZXIYByABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXJCBgoEX2FnZSI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCKugBCg5JbWFnZUVycm9yQ29kZRIgChxJTUFHRV9FUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASJwojSU1BR0VfRVJST1JfQ09ERV9VTlNVUFBPUlRFRF9GT1JNQVQQARIcChhJTUFHRV9FUlJPUl9DT0RFX0NPUlJVUFQQAhIeChpJTUFHRV9FUlJPUl9DT0RFX1RPT19MQVJHRRADEiUKIUlNQUdFX0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAEEiYKIklNQUdFX0VSUk9SX0NPREVfUFJPQ0VTU0lOR19GQUlMRUQQBSqQAQoJTW9kZWxSb2xlEhoKFk1PREVMX1JPTEVfVU5TUEVDSUZJRUQQABIXChNNT0RFTF9ST0xFX0RFVEVDVE9SEAESGAoUTU9ERUxfUk9MRV9MQU5ETUFSS1MQAhIZChVNT0RFTF9ST0xFX1JFQ09HTklaRVIQAxIZChVNT0RFTF9ST0xFX0FUVFJJQlVURVMQBCpECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIy7AEKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * An encoded image file: JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.
@@ -32,6 +32,79 @@ export const ImageSchema: GenMessage<Image> = /*@__PURE__*/
   messageDesc(file_facerest_v1_face_service, 0);
 
 /**
+ * What to look for in each image and what to return for each face. Every RPC that detects faces
+ * takes one (Extract, ExtractStream, and the gallery's calls); absent means all defaults.
+ *
+ * @generated from message facerest.v1.ExtractOptions
+ */
+export type ExtractOptions = Message<"facerest.v1.ExtractOptions"> & {
+  /**
+   * Caps the larger image side before detection, keeping the aspect ratio and never enlarging.
+   * Absent: 640. 0: never resize. Coordinates in the response are always in original pixels.
+   *
+   * @generated from field: optional uint32 max_size = 1;
+   */
+  maxSize?: number | undefined;
+
+  /**
+   * Detection score threshold in [0, 1]. Absent: the detector family's default.
+   *
+   * @generated from field: optional float detection_threshold = 2;
+   */
+  detectionThreshold?: number | undefined;
+
+  /**
+   * Keep only the N largest faces (by box area). 0: all.
+   *
+   * @generated from field: uint32 keep_largest_faces = 3;
+   */
+  keepLargestFaces: number;
+
+  /**
+   * Drop faces whose larger box side is under this many pixels of the original image. 0: none.
+   *
+   * @generated from field: uint32 min_face_size_px = 4;
+   */
+  minFaceSizePx: number;
+
+  /**
+   * Detection and landmarks only, no embedding (faster).
+   *
+   * @generated from field: bool skip_embedding = 5;
+   */
+  skipEmbedding: boolean;
+
+  /**
+   * Return each aligned 112x112 face as JPEG bytes in Face.aligned_face.
+   *
+   * @generated from field: bool return_aligned_face = 6;
+   */
+  returnAlignedFace: boolean;
+
+  /**
+   * Estimate each face's age and gender (Face.age, Face.gender); needs an attribute model.
+   *
+   * @generated from field: bool return_age_gender = 7;
+   */
+  returnAgeGender: boolean;
+
+  /**
+   * The images are faces already aligned to the ArcFace 112x112 template (other sizes are
+   * stretched to it): no detection, one face per image.
+   *
+   * @generated from field: bool aligned_input = 8;
+   */
+  alignedInput: boolean;
+};
+
+/**
+ * Describes the message facerest.v1.ExtractOptions.
+ * Use `create(ExtractOptionsSchema)` to create a new message.
+ */
+export const ExtractOptionsSchema: GenMessage<ExtractOptions> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 1);
+
+/**
  * @generated from message facerest.v1.ExtractRequest
  */
 export type ExtractRequest = Message<"facerest.v1.ExtractRequest"> & {
@@ -41,64 +114,9 @@ export type ExtractRequest = Message<"facerest.v1.ExtractRequest"> & {
   images: Image[];
 
   /**
-   * Caps the larger image side before detection, keeping the aspect ratio and never enlarging.
-   * Absent: 640. 0: never resize. Coordinates in the response are always in original pixels.
-   *
-   * @generated from field: optional uint32 max_size = 2;
+   * @generated from field: facerest.v1.ExtractOptions options = 2;
    */
-  maxSize?: number | undefined;
-
-  /**
-   * Detection score threshold in [0, 1]. Absent: the detector family's default.
-   *
-   * @generated from field: optional float threshold = 3;
-   */
-  threshold?: number | undefined;
-
-  /**
-   * Keep only the N largest faces (by box area). 0: all.
-   *
-   * @generated from field: uint32 limit_faces = 4;
-   */
-  limitFaces: number;
-
-  /**
-   * Drop faces whose larger box side is under this many pixels of the original image. 0: none.
-   *
-   * @generated from field: uint32 min_face_size = 5;
-   */
-  minFaceSize: number;
-
-  /**
-   * Return each aligned 112x112 face as JPEG bytes in Face.face_data.
-   *
-   * @generated from field: bool return_face_data = 6;
-   */
-  returnFaceData: boolean;
-
-  /**
-   * Absent or true: compute embeddings. False: detection and landmarks only (faster).
-   *
-   * @generated from field: optional bool extract_embedding = 7;
-   */
-  extractEmbedding?: boolean | undefined;
-
-  /**
-   * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
-   * face per image (other sizes are resized to 112x112).
-   *
-   * @generated from field: bool embed_only = 8;
-   */
-  embedOnly: boolean;
-
-  /**
-   * Estimate each face's age and gender (Face.age, Face.gender).
-   *
-   * Field numbers 10 to 19 are kept for further per-request options.
-   *
-   * @generated from field: bool extract_ga = 9;
-   */
-  extractGa: boolean;
+  options?: ExtractOptions | undefined;
 };
 
 /**
@@ -106,7 +124,7 @@ export type ExtractRequest = Message<"facerest.v1.ExtractRequest"> & {
  * Use `create(ExtractRequestSchema)` to create a new message.
  */
 export const ExtractRequestSchema: GenMessage<ExtractRequest> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 1);
+  messageDesc(file_facerest_v1_face_service, 2);
 
 /**
  * @generated from message facerest.v1.ExtractResponse
@@ -125,7 +143,7 @@ export type ExtractResponse = Message<"facerest.v1.ExtractResponse"> & {
  * Use `create(ExtractResponseSchema)` to create a new message.
  */
 export const ExtractResponseSchema: GenMessage<ExtractResponse> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 2);
+  messageDesc(file_facerest_v1_face_service, 3);
 
 /**
  * @generated from message facerest.v1.ExtractStreamRequest
@@ -144,63 +162,12 @@ export type ExtractStreamRequest = Message<"facerest.v1.ExtractStreamRequest"> &
   image?: Image | undefined;
 
   /**
-   * The options, as in ExtractRequest, for this image.
+   * The options for this image. Invalid options fail this image alone (error code
+   * IMAGE_ERROR_CODE_INVALID_ARGUMENT); the stream goes on.
    *
-   * @generated from field: optional uint32 max_size = 3;
+   * @generated from field: facerest.v1.ExtractOptions options = 3;
    */
-  maxSize?: number | undefined;
-
-  /**
-   * Detection score threshold in [0, 1]. Absent: the detector family's default.
-   *
-   * @generated from field: optional float threshold = 4;
-   */
-  threshold?: number | undefined;
-
-  /**
-   * Keep only the N largest faces (by box area). 0: all.
-   *
-   * @generated from field: uint32 limit_faces = 5;
-   */
-  limitFaces: number;
-
-  /**
-   * Drop faces whose larger box side is under this many pixels of the original image. 0: none.
-   *
-   * @generated from field: uint32 min_face_size = 6;
-   */
-  minFaceSize: number;
-
-  /**
-   * Return each aligned 112x112 face as JPEG bytes in Face.face_data.
-   *
-   * @generated from field: bool return_face_data = 7;
-   */
-  returnFaceData: boolean;
-
-  /**
-   * Absent or true: compute embeddings. False: detection and landmarks only (faster).
-   *
-   * @generated from field: optional bool extract_embedding = 8;
-   */
-  extractEmbedding?: boolean | undefined;
-
-  /**
-   * The images are faces already aligned to the ArcFace 112x112 template: no detection, one
-   * face per image (other sizes are resized to 112x112).
-   *
-   * @generated from field: bool embed_only = 9;
-   */
-  embedOnly: boolean;
-
-  /**
-   * Estimate each face's age and gender (Face.age, Face.gender).
-   *
-   * Field numbers 11 to 19 are kept for further per-request options.
-   *
-   * @generated from field: bool extract_ga = 10;
-   */
-  extractGa: boolean;
+  options?: ExtractOptions | undefined;
 };
 
 /**
@@ -208,7 +175,7 @@ export type ExtractStreamRequest = Message<"facerest.v1.ExtractStreamRequest"> &
  * Use `create(ExtractStreamRequestSchema)` to create a new message.
  */
 export const ExtractStreamRequestSchema: GenMessage<ExtractStreamRequest> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 3);
+  messageDesc(file_facerest_v1_face_service, 4);
 
 /**
  * @generated from message facerest.v1.ExtractStreamResponse
@@ -230,25 +197,25 @@ export type ExtractStreamResponse = Message<"facerest.v1.ExtractStreamResponse">
  * Use `create(ExtractStreamResponseSchema)` to create a new message.
  */
 export const ExtractStreamResponseSchema: GenMessage<ExtractStreamResponse> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 4);
+  messageDesc(file_facerest_v1_face_service, 5);
 
 /**
  * @generated from message facerest.v1.ImageResult
  */
 export type ImageResult = Message<"facerest.v1.ImageResult"> & {
   /**
-   * The faces found, ordered by detection probability, highest first.
+   * The faces found, ordered by detection score, highest first.
    *
    * @generated from field: repeated facerest.v1.Face faces = 1;
    */
   faces: Face[];
 
   /**
-   * Set when the image could not be processed (then faces is empty); says what is wrong.
+   * Set when the image could not be processed (then faces is empty).
    *
-   * @generated from field: string error = 2;
+   * @generated from field: facerest.v1.ImageError error = 2;
    */
-  error: string;
+  error?: ImageError | undefined;
 
   /**
    * Size of the image in pixels after EXIF orientation, before any resize.
@@ -265,7 +232,8 @@ export type ImageResult = Message<"facerest.v1.ImageResult"> & {
   /**
    * True when the image had more faces than are returned: the server's cap on faces per image
    * (FACEREST_MAX_FACES) or its time budget per image cut the list. The faces returned are then
-   * the most probable ones; ask for fewer (limit_faces, min_face_size, a higher threshold).
+   * the most probable ones; ask for fewer (keep_largest_faces, min_face_size_px, a higher
+   * detection_threshold).
    *
    * @generated from field: bool faces_truncated = 5;
    */
@@ -277,30 +245,49 @@ export type ImageResult = Message<"facerest.v1.ImageResult"> & {
  * Use `create(ImageResultSchema)` to create a new message.
  */
 export const ImageResultSchema: GenMessage<ImageResult> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 5);
+  messageDesc(file_facerest_v1_face_service, 6);
+
+/**
+ * Why one image could not be processed. The other images of the request are not affected.
+ *
+ * @generated from message facerest.v1.ImageError
+ */
+export type ImageError = Message<"facerest.v1.ImageError"> & {
+  /**
+   * @generated from field: facerest.v1.ImageErrorCode code = 1;
+   */
+  code: ImageErrorCode;
+
+  /**
+   * What is wrong, for people: e.g. "corrupt or truncated image: premature end of JPEG file".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message facerest.v1.ImageError.
+ * Use `create(ImageErrorSchema)` to create a new message.
+ */
+export const ImageErrorSchema: GenMessage<ImageError> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 7);
 
 /**
  * @generated from message facerest.v1.Face
  */
 export type Face = Message<"facerest.v1.Face"> & {
   /**
-   * Index of the face within its image (0-based, in the order of `faces`).
+   * Detection score (probability) in [0, 1].
    *
-   * @generated from field: uint32 index = 1;
+   * @generated from field: float score = 1;
    */
-  index: number;
-
-  /**
-   * Detection probability in [0, 1].
-   *
-   * @generated from field: float prob = 2;
-   */
-  prob: number;
+  score: number;
 
   /**
    * Bounding box in original-image pixels.
    *
-   * @generated from field: facerest.v1.Box box = 3;
+   * @generated from field: facerest.v1.Box box = 2;
    */
   box?: Box | undefined;
 
@@ -308,37 +295,35 @@ export type Face = Message<"facerest.v1.Face"> & {
    * Five landmarks in original-image pixels: left eye, right eye, nose, left mouth corner,
    * right mouth corner ("left" as seen in the image).
    *
-   * @generated from field: repeated facerest.v1.Point landmarks = 4;
+   * @generated from field: repeated facerest.v1.Point landmarks = 3;
    */
   landmarks: Point[];
 
   /**
-   * L2-normalised embedding of the aligned face (empty when extract_embedding is false).
+   * L2-normalised embedding of the aligned face (empty with skip_embedding).
    *
-   * @generated from field: repeated float embedding = 5;
+   * @generated from field: repeated float embedding = 4;
    */
   embedding: number[];
 
   /**
-   * The aligned 112x112 face as JPEG, when return_face_data is set.
+   * The aligned 112x112 face as JPEG, with return_aligned_face.
    *
-   * @generated from field: bytes face_data = 6;
+   * @generated from field: bytes aligned_face = 5;
    */
-  faceData: Uint8Array;
+  alignedFace: Uint8Array;
 
   /**
-   * Estimated age in years, when extract_ga is set.
+   * Estimated age in years, with return_age_gender and an age model.
    *
-   * @generated from field: optional float age = 7;
+   * @generated from field: optional float age = 6;
    */
   age?: number | undefined;
 
   /**
-   * Estimated gender, when extract_ga is set.
+   * Estimated gender, with return_age_gender and a gender model.
    *
-   * Field numbers 9 to 19 are kept for optional per-face outputs.
-   *
-   * @generated from field: facerest.v1.Gender gender = 8;
+   * @generated from field: facerest.v1.Gender gender = 7;
    */
   gender: Gender;
 };
@@ -348,7 +333,7 @@ export type Face = Message<"facerest.v1.Face"> & {
  * Use `create(FaceSchema)` to create a new message.
  */
 export const FaceSchema: GenMessage<Face> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 6);
+  messageDesc(file_facerest_v1_face_service, 8);
 
 /**
  * @generated from message facerest.v1.Box
@@ -380,7 +365,7 @@ export type Box = Message<"facerest.v1.Box"> & {
  * Use `create(BoxSchema)` to create a new message.
  */
 export const BoxSchema: GenMessage<Box> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 7);
+  messageDesc(file_facerest_v1_face_service, 9);
 
 /**
  * @generated from message facerest.v1.Point
@@ -402,7 +387,7 @@ export type Point = Message<"facerest.v1.Point"> & {
  * Use `create(PointSchema)` to create a new message.
  */
 export const PointSchema: GenMessage<Point> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 8);
+  messageDesc(file_facerest_v1_face_service, 10);
 
 /**
  * @generated from message facerest.v1.InfoRequest
@@ -415,7 +400,7 @@ export type InfoRequest = Message<"facerest.v1.InfoRequest"> & {
  * Use `create(InfoRequestSchema)` to create a new message.
  */
 export const InfoRequestSchema: GenMessage<InfoRequest> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 9);
+  messageDesc(file_facerest_v1_face_service, 11);
 
 /**
  * @generated from message facerest.v1.InfoResponse
@@ -437,7 +422,7 @@ export type InfoResponse = Message<"facerest.v1.InfoResponse"> & {
  * Use `create(InfoResponseSchema)` to create a new message.
  */
 export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 10);
+  messageDesc(file_facerest_v1_face_service, 12);
 
 /**
  * @generated from message facerest.v1.ModelInfo
@@ -502,7 +487,59 @@ export type ModelInfo = Message<"facerest.v1.ModelInfo"> & {
  * Use `create(ModelInfoSchema)` to create a new message.
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 11);
+  messageDesc(file_facerest_v1_face_service, 13);
+
+/**
+ * @generated from enum facerest.v1.ImageErrorCode
+ */
+export enum ImageErrorCode {
+  /**
+   * @generated from enum value: IMAGE_ERROR_CODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not one of the accepted formats (JPEG, PNG, WebP, GIF, TIFF, AVIF), told from the header.
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_UNSUPPORTED_FORMAT = 1;
+   */
+  UNSUPPORTED_FORMAT = 1,
+
+  /**
+   * Empty, damaged or truncated file.
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_CORRUPT = 2;
+   */
+  CORRUPT = 2,
+
+  /**
+   * Over the server's limit of bytes or pixels for one image.
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_TOO_LARGE = 3;
+   */
+  TOO_LARGE = 3,
+
+  /**
+   * The request for this image is invalid (an ExtractStream message's options, or no image).
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_INVALID_ARGUMENT = 4;
+   */
+  INVALID_ARGUMENT = 4,
+
+  /**
+   * The image was valid but the server failed on it (the cause is in the server's log under
+   * the request id); retrying may succeed.
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_PROCESSING_FAILED = 5;
+   */
+  PROCESSING_FAILED = 5,
+}
+
+/**
+ * Describes the enum facerest.v1.ImageErrorCode.
+ */
+export const ImageErrorCodeSchema: GenEnum<ImageErrorCode> = /*@__PURE__*/
+  enumDesc(file_facerest_v1_face_service, 0);
 
 /**
  * @generated from enum facerest.v1.ModelRole
@@ -540,7 +577,7 @@ export enum ModelRole {
  * Describes the enum facerest.v1.ModelRole.
  */
 export const ModelRoleSchema: GenEnum<ModelRole> = /*@__PURE__*/
-  enumDesc(file_facerest_v1_face_service, 0);
+  enumDesc(file_facerest_v1_face_service, 1);
 
 /**
  * @generated from enum facerest.v1.Gender
@@ -566,7 +603,7 @@ export enum Gender {
  * Describes the enum facerest.v1.Gender.
  */
 export const GenderSchema: GenEnum<Gender> = /*@__PURE__*/
-  enumDesc(file_facerest_v1_face_service, 1);
+  enumDesc(file_facerest_v1_face_service, 2);
 
 /**
  * FaceService detects faces, aligns each one onto the ArcFace 112x112 template and returns one

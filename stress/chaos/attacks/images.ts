@@ -118,7 +118,7 @@ function imageAttack(name: string, issue: string, kind: string, check: Check, se
       for (let i = 0; i < ctx.pick(2, 10) && ctx.left() > 0; i++) {
         try {
           const res = await client.extract({ images: [{ data: image }, { data: good }] }, { metadata: ctx.auth, deadline: Math.max(1, ctx.left()) });
-          const why = check(res.results[0].error, res.results[0].faces.length);
+          const why = check(res.results[0].error?.message ?? "", res.results[0].faces.length);
           ctx.expect(!why, `gRPC, ${kind}: ${why}`);
           ctx.expect(res.results[1].faces.length === BBT2_FACES, `gRPC, ${kind}: the photo beside it answered with its ${BBT2_FACES} faces (got ${res.results[1].faces.length})`);
         } catch (err) {
@@ -155,20 +155,20 @@ export const pngClaims = imageAttack('png-claims-30000x30000', '§2 (held)', 'PN
  */
 const HUGE_RSS_GROWTH_MB = 2000;
 
-async function hugeImages(ctx: AttackContext, request: { maxSize?: number; embedOnly?: boolean }, label: string) {
+async function hugeImages(ctx: AttackContext, request: { maxSize?: number; alignedInput?: boolean }, label: string) {
   const huge = await hundredMegapixels();
   const rssBefore = ctx.rssMb();
   const n = ctx.pick(1, 4);
   const client = ctx.track(new FaceGrpcClient(ctx.address));
   const good = readFace(BBT2);
   try {
-    const res = await client.extract({ ...request, images: [...Array.from({ length: n }, () => ({ data: huge })), { data: good }] },
+    const res = await client.extract({ options: request, images: [...Array.from({ length: n }, () => ({ data: huge })), { data: good }] },
       { metadata: ctx.auth, deadline: Math.max(1, ctx.left()) });
     const r = res.results;
-    ctx.note(`${label}: ${n} x 100 MP answered: ${r.slice(0, n).map((x) => x.error || `${x.faces.length} faces`).join('; ')}`);
+    ctx.note(`${label}: ${n} x 100 MP answered: ${r.slice(0, n).map((x) => x.error?.message ?? `${x.faces.length} faces`).join('; ')}`);
     // embed_only takes every image as one aligned face.
-    const faces = request.embedOnly ? 1 : BBT2_FACES;
-    ctx.expect(!r[n].error && r[n].faces.length === faces, `${label}: the photo beside them answered with ${faces} face(s) (got ${r[n].error || r[n].faces.length})`);
+    const faces = request.alignedInput ? 1 : BBT2_FACES;
+    ctx.expect(!r[n].error && r[n].faces.length === faces, `${label}: the photo beside them answered with ${faces} face(s) (got ${r[n].error?.message ?? r[n].faces.length})`);
   } catch (err) {
     const e = err as grpc.ServiceError;
     ctx.expect(e.code === grpc.status.RESOURCE_EXHAUSTED && (e.metadata?.get('retry-after').length ?? 0) > 0,
@@ -177,7 +177,7 @@ async function hugeImages(ctx: AttackContext, request: { maxSize?: number; embed
   ctx.sent(n + 1);
   const rest = await h1(ctx, {
     path: '/extract', headers: { 'content-type': 'application/json', ...ctx.auth },
-    body: JSON.stringify({ images: { data: Array.from({ length: n }, () => huge.toString('base64')) }, ...(request.embedOnly ? { embed_only: true } : { max_size: 0 }) }),
+    body: JSON.stringify({ images: { data: Array.from({ length: n }, () => huge.toString('base64')) }, ...(request.alignedInput ? { embed_only: true } : { max_size: 0 }) }),
   });
   ctx.sent(n);
   ctx.expect(rest.status === 200 || (rest.status === 429 && rest.headers['retry-after'] !== undefined),
@@ -198,7 +198,7 @@ export const embedOnlyHuge: Attack = {
   name: 'embed-only-100-megapixels',
   issue: '6',
   seconds: { quick: 15, full: 60 },
-  run: (ctx) => hugeImages(ctx, { embedOnly: true }, 'embed_only'),
+  run: (ctx) => hugeImages(ctx, { alignedInput: true }, 'embed_only'),
 };
 
 /** The chaos server's worker time per image for threshold0 (FACEREST_IMAGE_BUDGET_MS; default 10 s). */
@@ -227,7 +227,7 @@ export const threshold0: Attack = {
     ctx.sent(n);
     const start = Date.now();
     try {
-      const res = await client.extract({ images: Array.from({ length: n }, () => ({ data: tiny })), threshold: 0 },
+      const res = await client.extract({ images: Array.from({ length: n }, () => ({ data: tiny })), options: { detectionThreshold: 0 } },
         { metadata: ctx.auth, deadline: boundMs });
       const ms = Date.now() - start;
       const faces = res.results.map((r) => r.faces.length);

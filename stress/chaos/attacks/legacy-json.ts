@@ -1,6 +1,6 @@
 /** JSON bodies on POST /extract (items 10, 14, 17; §2: JSON bombs). */
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../../models/paths.js';
+import { PROJECT_ROOT } from '../../../models/packs/paths.js';
 import { readFace } from '../../../test/helpers/data.js';
 import type { Attack, AttackContext } from '../types.js';
 import { h1, type HttpAnswer } from './util.js';

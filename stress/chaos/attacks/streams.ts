@@ -134,7 +134,7 @@ export const streamReusedIds: Attack = {
     try {
       for await (const r of client.extractStream(until(ctx, [readFace(BBT2)], n, () => 'same'), { metadata: ctx.auth })) {
         answers++;
-        ctx.expect(r.id === 'same' && r.result?.faces.length === BBT2_FACES, `each message with the reused id answered with ${BBT2_FACES} faces (got id ${r.id}, ${r.result?.faces.length} faces ${r.result?.error ?? ''})`);
+        ctx.expect(r.id === 'same' && r.result?.faces.length === BBT2_FACES, `each message with the reused id answered with ${BBT2_FACES} faces (got id ${r.id}, ${r.result?.faces.length} faces ${r.result?.error?.message ?? ''})`);
       }
     } catch (err) {
       ctx.expect(false, `a stream reusing one id for ${n} images ends normally (got ${codeName(err)})`);
@@ -220,7 +220,7 @@ export const streamsVersusUnary: Attack = {
       const start = performance.now();
       ctx.sent();
       try {
-        const res = await probe.extract({ images: [{ data: bbt2 }], maxSize: 640 }, { metadata: ctx.auth, deadline: Math.max(1, ctx.left()) });
+        const res = await probe.extract({ images: [{ data: bbt2 }], options: { maxSize: 640 } }, { metadata: ctx.auth, deadline: Math.max(1, ctx.left()) });
         latencies.push(performance.now() - start);
         ctx.expect(res.results[0].faces.length === BBT2_FACES, `a unary call beside the streams finds ${BBT2_FACES} faces (got ${res.results[0].faces.length})`);
       } catch (err) {
@@ -305,7 +305,7 @@ export const clientConcurrentExtractAll: Attack = {
       try {
         for await (const r of client.extractAll(photos, { timeoutMs: Math.max(1, ctx.left()) })) {
           answers++;
-          if (r.result.error || r.result.faces.length === 0) failures.push(`image ${r.id}: ${r.result.error || 'no faces'}`);
+          if (r.result.error || r.result.faces.length === 0) failures.push(`image ${r.id}: ${r.result.error?.message ?? 'no faces'}`);
         }
       } catch (err) {
         failures.push((err as Error).message.slice(0, 100));

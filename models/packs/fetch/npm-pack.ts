@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { NpmPack } from '../packs.js';
+import type { NpmPack } from '../catalog.js';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, chmod, copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { packDir, type Pack } from '../packs.js';
+import { packDir, type Pack } from '../catalog.js';
 
 export async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packDir, type Pack } from '../packs.js';
+import { packDir, type Pack } from '../catalog.js';
 import { installPack, isPackCached } from './install.js';
 import { extractNpmPack } from './npm-pack.js';
 import { extractZipPack, type ZipOptions } from './zip-pack.js';

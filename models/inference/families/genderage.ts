@@ -4,7 +4,7 @@
  * rotated; input normalisation as InsightFace's Attribute class (in-graph, else (x-127.5)/128).
  */
 import ort from 'onnxruntime-node';
-import { normalisesInput } from '../onnx-graph.js';
+import { normalisesInput, type ModelProto } from '../onnx/model.js';
 import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { AttributeModel, Attributes, BoxArray, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
@@ -26,7 +26,7 @@ export class GenderAge implements AttributeModel {
   private readonly std: number;
   private readonly input = new Float32Array(3 * SIZE * SIZE);
 
-  constructor(private readonly session: ort.InferenceSession, _sig: Signature, file: ModelFile, model: Uint8Array) {
+  constructor(private readonly session: ort.InferenceSession, _sig: Signature, file: ModelFile, model: ModelProto) {
     const inGraph = normalisesInput(model);
     this.mean = inGraph ? 0 : 127.5;
     this.std = inGraph ? 1 : 128;

@@ -11,12 +11,10 @@
  * (measured against the float order on a portrait: at most 0.97 of a level, 0.27 on average).
  */
 import ort from 'onnxruntime-node';
-import { buildOnnx, ElemType } from './onnx-builder.js';
+import { buildOnnx, DataType } from './onnx/build.js';
+import { openSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
 
-const OPTIONS: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3,
-};
 
 export class ImageToTensor {
   private constructor(private readonly session: ort.InferenceSession) {}
@@ -25,10 +23,10 @@ export class ImageToTensor {
   static async create(mean: number, std: number): Promise<ImageToTensor> {
     const model = buildOnnx({
       opset: 18,
-      input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: ElemType.uint8 },
+      input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
       extraInputs: [
-        { name: 'sizes', shape: [4], elemType: ElemType.int64 },
-        { name: 'pads', shape: [8], elemType: ElemType.int64 },
+        { name: 'sizes', shape: [4], elemType: DataType.INT64 },
+        { name: 'pads', shape: [8], elemType: DataType.INT64 },
       ],
       output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
       constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
@@ -37,14 +35,14 @@ export class ImageToTensor {
           op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
           str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
         },
-        { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: ElemType.float } },
+        { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: DataType.FLOAT } },
         { op: 'Transpose', inputs: ['f'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
         { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
         { op: 'Sub', inputs: ['padded', 'mean'], outputs: ['centred'] },
         { op: 'Mul', inputs: ['centred', 'scale'], outputs: ['tensor'] },
       ],
     });
-    return new ImageToTensor(await ort.InferenceSession.create(model, OPTIONS));
+    return new ImageToTensor(await openSession(model));
   }
 
   /** The image resized to contentW x contentH, padded to width x height. */

@@ -3,35 +3,12 @@
  * synchronously on the calling thread, so sessions must live off the event loop).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/zoo.js';
-import type { AttributeModel, ModelDescription } from '../../models/types.js';
-import { extractFaces, findFaces, type FaceModels } from '../pipeline/faces.js';
-import { IDENTITY } from '../../models/sampling.js';
-import type { TaskMessage, WorkerMessage, WorkerModels } from './messages.js';
+import { loadAttributeModel, loadDetector, loadLandmarker, loadRecognizer } from '../../models/inference/zoo.js';
+import type { AttributeModel, ModelDescription } from '../../models/inference/types.js';
+import { extractFaces, findFaces, type FaceModels, type ModelSeconds } from './faces.js';
+import { IDENTITY } from '../../models/inference/sampling.js';
+import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.js';
 import type { TaskTiming } from '../metrics.js';
-
-/** Seconds spent in each model role by the task that holds the turn (one runs models at a time). */
-let modelSeconds: Record<string, number> = {};
-
-/** Wraps a model's method so its time is added to modelSeconds[role]. */
-function timed<M extends object, K extends keyof M>(model: M, method: K, role: string): void {
-  const original = model[method] as (...args: unknown[]) => Promise<unknown>;
-  (model[method] as unknown) = async (...args: unknown[]) => {
-    const start = performance.now();
-    try {
-      return await original.apply(model, args);
-    } finally {
-      modelSeconds[role] = (modelSeconds[role] ?? 0) + (performance.now() - start) / 1000;
-    }
-  };
-}
-
-function timeModels(models: FaceModels): void {
-  timed(models.detector, 'detect', 'detector');
-  if (models.landmarker) timed(models.landmarker, 'fivePoints', 'landmarks');
-  timed(models.recognizer, 'embed', 'recognizer');
-  for (const a of models.attributes) timed(a, 'predict', 'attributes');
-}
 
 /**
  * Who runs models next. Images start in order of arrival; an image with many faces, between
@@ -73,16 +50,16 @@ class Turns {
 const port = parentPort!;
 const post = (msg: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
-async function loadModels(files: WorkerModels): Promise<FaceModels> {
-  const detector = await loadDetector(files.detector);
-  const recognizer = await loadRecognizer(files.recognizer);
+async function loadModels({ models: files, open }: WorkerSetup): Promise<FaceModels> {
+  const detector = await loadDetector(files.detector, open);
+  const recognizer = await loadRecognizer(files.recognizer, open);
   const attributes: AttributeModel[] = [];
-  for (const f of files.attributes) attributes.push(await loadAttributeModel(f));
+  for (const f of files.attributes) attributes.push(await loadAttributeModel(f, open));
   if (detector.givesKeypoints) return { detector, recognizer, attributes };
   if (!files.landmarks) {
     throw new Error(`detector ${detector.description.name} gives no keypoints: a landmark model is needed`);
   }
-  return { detector, recognizer, attributes, landmarker: await loadLandmarker(files.landmarks) };
+  return { detector, recognizer, attributes, landmarker: await loadLandmarker(files.landmarks, open) };
 }
 
 /** One pass on a synthetic image so the first request does not pay for lazy initialisation. */
@@ -96,9 +73,8 @@ async function warmUp(models: FaceModels): Promise<void> {
 }
 
 try {
-  const models = await loadModels(workerData as WorkerModels);
+  const models = await loadModels(workerData as WorkerSetup);
   await warmUp(models);
-  timeModels(models);
   const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
     .filter((m) => m !== undefined).map((m) => m.description);
   // One task runs models at a time: the families reuse their input tensors between runs. A
@@ -111,11 +87,10 @@ try {
   port.on('message', (task: TaskMessage) => {
     held++;
     void (async () => {
-      const own: Record<string, number> = {};
+      const own: ModelSeconds = {};
       let busy = 0;
       let release = await turns.take('start');
       let since = performance.now();
-      modelSeconds = own;
       const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own });
       try {
         const result = await extractFaces(models, task.image, task.query, {
@@ -125,8 +100,8 @@ try {
             release();
             release = await turns.take('long');
             since = performance.now();
-            modelSeconds = own;
           },
+          spent: own,
         });
         const buffers = result.faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
         post({ type: 'result', id: task.id, result, timing: timing(), left: --held },

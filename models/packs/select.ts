@@ -1,8 +1,8 @@
 /** Which model files a server loads: a pack (FACEREST_PACK), with single models overridden by path. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CUSTOM_PACK, DEFAULT_PACK, PACKS, packModels, type Pack } from './packs.js';
-import type { ModelFile, ModelRoleName } from './types.js';
+import { CUSTOM_PACK, DEFAULT_PACK, PACKS, packModels, type Pack } from './catalog.js';
+import type { ModelFile, ModelRoleName } from '../inference/types.js';
 
 export interface ModelOverrides {
   /** A name from PACKS, or 'custom' for models given by path only. Default: 'default'. */

@@ -1,10 +1,8 @@
 /**
  * Face alignment: the least-squares similarity transform (rotation, uniform scale, translation)
- * that takes five detected landmarks onto InsightFace's ArcFace 112x112 template, and the
- * aligned crop it produces.
+ * that takes five detected landmarks onto InsightFace's ArcFace 112x112 template.
  */
-import { sampleToRgb, type Affine } from '../../models/sampling.js';
-import type { RgbImage } from '../../models/types.js';
+import type { Affine } from '../../models/inference/sampling.js';
 
 export const ALIGNED_SIZE = 112;
 
@@ -48,9 +46,4 @@ export function inverseAffine([a, b, tx, ty]: Similarity): Affine {
 /** The map from aligned 112x112 face pixels to image pixels for five landmarks. */
 export function alignmentMap(fivePoints: ArrayLike<number>): Affine {
   return inverseAffine(fitSimilarity(fivePoints, ARCFACE_TEMPLATE));
-}
-
-/** The aligned 112x112 RGB face for five landmarks of `image`. */
-export function alignFace(image: RgbImage, fivePoints: ArrayLike<number>): RgbImage {
-  return sampleToRgb(image, alignmentMap(fivePoints), ALIGNED_SIZE, ALIGNED_SIZE);
 }

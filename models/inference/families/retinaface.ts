@@ -15,8 +15,8 @@ const NMS_IOU = 0.4;
 const MIN_SIZES = [[16, 32], [64, 128], [256, 512]];
 const STEPS = [8, 16, 32];
 const VARIANCES = [0.1, 0.2];
-// BGR means; the three channels share no std, so each is shifted before sampling's scale of 1.
-const MEAN_BGR = [104, 117, 123];
+// Per channel in R, G, B order (the model was trained on BGR minus 104, 117, 123); no std.
+const MEAN_RGB = [123, 117, 104];
 
 export function isRetinaFace(sig: Signature): boolean {
   if (sig.inputs.length !== 1 || sig.outputs.length !== 3) return false;
@@ -52,14 +52,12 @@ export class RetinaFaceDetector implements Detector {
   }
 
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
-    const { width: W, height: H } = dynamicInputSize(image, 32);
+    const { width: W, height: H, scale } = dynamicInputSize(image, 32);
     const plane = W * H;
     const input = new Float32Array(3 * plane);
-    sampleToTensor(image, resizeAffine(1, 1), { out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: 0, std: 1 });
-    // Per-channel means; the padding must stay at 0 - mean like the original zero padding.
-    for (let c = 0; c < 3; c++) {
-      for (let i = c * plane; i < (c + 1) * plane; i++) input[i] -= MEAN_BGR[c];
-    }
+    sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
+      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: MEAN_RGB, std: 1, antialias: scale < 1,
+    });
     const out = await this.session.run({ [this.session.inputNames[0]]: new ort.Tensor('float32', input, [1, 3, H, W]) });
     const loc = out[this.names.loc].data as Float32Array;
     const conf = out[this.names.conf].data as Float32Array;
@@ -78,10 +76,11 @@ export class RetinaFaceDetector implements Detector {
       const h = ph * Math.exp(loc[4 * i + 3] * VARIANCES[1]);
       const keypoints = new Float32Array(10);
       for (let k = 0; k < 5; k++) {
-        keypoints[2 * k] = pcx + lm[10 * i + 2 * k] * VARIANCES[0] * pw;
-        keypoints[2 * k + 1] = pcy + lm[10 * i + 2 * k + 1] * VARIANCES[0] * ph;
+        keypoints[2 * k] = (pcx + lm[10 * i + 2 * k] * VARIANCES[0] * pw) / scale;
+        keypoints[2 * k + 1] = (pcy + lm[10 * i + 2 * k + 1] * VARIANCES[0] * ph) / scale;
       }
-      candidates.push({ score: Math.min(1, Math.max(0, score)), box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], keypoints });
+      const box: [number, number, number, number] = [(cx - w / 2) / scale, (cy - h / 2) / scale, (cx + w / 2) / scale, (cy + h / 2) / scale];
+      candidates.push({ score: Math.min(1, Math.max(0, score)), box, keypoints });
     }
     return nonMaxSuppression(candidates, NMS_IOU).map((d) => clipDetection(d, image));
   }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { weightsDir } from './paths.js';
-import type { ModelFile, ModelRoleName, Normalisation } from './types.js';
+import type { ModelFile, ModelRoleName, Normalisation } from '../inference/types.js';
 
 export interface PackFile {
   role: ModelRoleName;

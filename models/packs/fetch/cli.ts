@@ -3,7 +3,7 @@
  * `npm run models -- --list` shows the packs. FACEREST_PACK_MIRROR points zip packs at a local
  * mirror of the same files.
  */
-import { PACKS } from '../packs.js';
+import { PACKS } from '../catalog.js';
 import { fetchPack } from './fetch-pack.js';
 
 const arg = process.argv[2] ?? 'default';

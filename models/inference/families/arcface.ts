@@ -3,7 +3,7 @@
  * InsightFace's w600k/glint models, MobileFaceNet exports and the default pack's fr_feature.onnx.
  */
 import ort from 'onnxruntime-node';
-import { normalisesInput } from '../onnx-graph.js';
+import { normalisesInput, type ModelProto } from '../onnx/model.js';
 import { sampleToTensor } from '../sampling.js';
 import type { FaceView, ModelDescription, ModelFile, Normalisation, Recognizer } from '../types.js';
 import { describe, type Signature } from '../signature.js';
@@ -28,7 +28,7 @@ export class ArcFaceRecognizer implements Recognizer {
   private readonly batched: boolean;
   readonly normalisation: Normalisation;
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile, model: Uint8Array) {
+  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile, model: ModelProto) {
     this.dims = sig.outputs[0].shape[1] as number;
     this.batched = sig.inputs[0].shape[0] !== 1;
     // The graph's own normalisation wins where it shows; else the pack manifest's; else InsightFace's.

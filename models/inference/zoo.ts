@@ -2,8 +2,7 @@
  * Loads a model file and picks its family from the graph's inputs and outputs, so a user can
  * point facerest at any supported ONNX file without saying what it is.
  */
-import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { ArcFaceRecognizer, isArcFace } from './families/arcface.js';
 import { isLandmarks68, Landmarks68 } from './families/landmarks68.js';
 import { isScrfd, ScrfdDetector } from './families/scrfd.js';
@@ -11,7 +10,8 @@ import { isUltraFace, UltraFaceDetector } from './families/ultraface.js';
 import { isYuNet, YuNetDetector } from './families/yunet.js';
 import { isRetinaFace, RetinaFaceDetector } from './families/retinaface.js';
 import { formatSignature, signatureOf, type Signature } from './signature.js';
-import { rewritePrelu } from './graph-rewrite.js';
+import type { ModelProto } from './onnx/model.js';
+import { openModelFile, type OpenOptions } from './onnx/session.js';
 import type { AttributeModel, Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 import { GenderAge, isGenderAge } from './families/genderage.js';
 import { isSsrNet, SsrNet } from './families/ssrnet.js';
@@ -19,8 +19,8 @@ import { isSsrNet, SsrNet } from './families/ssrnet.js';
 interface Family<T> {
   name: string;
   matches(sig: Signature): boolean;
-  /** `model` is the file's bytes, for families that read more than the I/O signature. */
-  create(session: ort.InferenceSession, sig: Signature, file: ModelFile, model: Uint8Array): T;
+  /** `model` is the parsed file, for families that read more than the I/O signature. */
+  create(session: ort.InferenceSession, sig: Signature, file: ModelFile, model: ModelProto): T;
 }
 
 const DETECTORS: Family<Detector>[] = [
@@ -41,30 +41,11 @@ const ATTRIBUTES: Family<AttributeModel>[] = [
   { name: 'ssrnet', matches: isSsrNet, create: (s, sig, f) => new SsrNet(s, sig, f) },
 ];
 
-/**
- * One intra-op thread and sequential execution: the worker pool runs one session per core,
- * which keeps every core busy with less contention than one session using all of them.
- */
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  logSeverityLevel: 3,
-};
-
-/** Reads a model file and opens it with the service's session options and graph rewrites. */
-export async function openModel(path: string): Promise<{ session: ort.InferenceSession; model: Uint8Array }> {
-  const model = await readFile(path);
-  const rewritten = rewritePrelu(model);
-  return { session: await ort.InferenceSession.create(rewritten?.model ?? model, SESSION_OPTIONS), model };
-}
-
-async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Promise<T> {
+async function load<T>(file: ModelFile, role: string, families: Family<T>[], options: OpenOptions): Promise<T> {
   let session: ort.InferenceSession;
-  let model: Uint8Array;
+  let model: ModelProto;
   try {
-    ({ session, model } = await openModel(file.path));
+    ({ session, model } = await openModelFile(file.path, options));
   } catch (err) {
     throw new Error(`cannot load ${role} model ${file.path}: ${(err as Error).message}`);
   }
@@ -78,7 +59,7 @@ async function load<T>(file: ModelFile, role: string, families: Family<T>[]): Pr
   return family.create(session, sig, file, model);
 }
 
-export const loadDetector = (file: ModelFile) => load(file, 'detector', DETECTORS);
-export const loadLandmarker = (file: ModelFile) => load(file, 'landmarks', LANDMARKERS);
-export const loadRecognizer = (file: ModelFile) => load(file, 'recognizer', RECOGNIZERS);
-export const loadAttributeModel = (file: ModelFile) => load(file, 'attribute', ATTRIBUTES);
+export const loadDetector = (file: ModelFile, o: OpenOptions = {}) => load(file, 'detector', DETECTORS, o);
+export const loadLandmarker = (file: ModelFile, o: OpenOptions = {}) => load(file, 'landmarks', LANDMARKERS, o);
+export const loadRecognizer = (file: ModelFile, o: OpenOptions = {}) => load(file, 'recognizer', RECOGNIZERS, o);
+export const loadAttributeModel = (file: ModelFile, o: OpenOptions = {}) => load(file, 'attribute', ATTRIBUTES, o);

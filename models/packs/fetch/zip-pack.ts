@@ -5,7 +5,7 @@
 import { unzipSync } from 'fflate';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { ZipPack } from '../packs.js';
+import type { ZipPack } from '../catalog.js';
 import { download, progressBar, type Progress } from './download.js';
 
 export interface ZipOptions {

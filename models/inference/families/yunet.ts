@@ -32,8 +32,8 @@ export class YuNetDetector implements Detector {
   }
 
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
-    // Dynamic models run at the image's own size (padded to a multiple of 32): max_size is the
-    // caller's speed/recall dial, as in InsightFace-REST.
+    // Dynamic models run at the image's own size (padded to a multiple of 32, capped in pixels):
+    // max_size is the caller's speed/recall dial, as in InsightFace-REST.
     const { width: W, height: H } = this.fixed ?? dynamicInputSize(image, 32);
     const scale = Math.min(W / image.width, H / image.height, 1);
     const input = new Float32Array(3 * W * H);

@@ -3,10 +3,10 @@
  * landmarks -> align -> embed -> L2-normalise. Coordinates are in pixels of the image it is
  * given (the main thread maps them back to the original).
  */
-import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/sampling.js';
+import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/inference/sampling.js';
 import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
-} from '../../models/types.js';
+} from '../../models/inference/types.js';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap } from './align.js';
 
 export interface FaceModels {
@@ -69,9 +69,23 @@ export interface FoundFace {
   attributes?: Attributes;
 }
 
-async function attributesOf(models: FaceModels, image: RgbImage, box: BoxArray): Promise<Attributes> {
+/** Seconds spent in each model role ('detector', 'landmarks', 'recognizer', 'attributes'). */
+export type ModelSeconds = Record<string, number>;
+
+/** Runs one model call, adding its time to `spent[role]` when the caller keeps count. */
+async function timed<T>(spent: ModelSeconds | undefined, role: string, run: () => Promise<T>): Promise<T> {
+  if (!spent) return run();
+  const start = performance.now();
+  try {
+    return await run();
+  } finally {
+    spent[role] = (spent[role] ?? 0) + (performance.now() - start) / 1000;
+  }
+}
+
+async function attributesOf(models: FaceModels, image: RgbImage, box: BoxArray, spent?: ModelSeconds): Promise<Attributes> {
   const merged: Attributes = {};
-  for (const m of models.attributes) Object.assign(merged, await m.predict(image, box));
+  for (const m of models.attributes) Object.assign(merged, await timed(spent, 'attributes', () => m.predict(image, box)));
   return merged;
 }
 
@@ -97,20 +111,20 @@ function select(detections: Detection[], q: FaceQuery): Detection[] {
   return kept;
 }
 
-async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery): Promise<FoundFace[]> {
+async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery, spent?: ModelSeconds): Promise<FoundFace[]> {
   const { width, height } = image;
   const view = {
     image,
     map: width === ALIGNED_SIZE && height === ALIGNED_SIZE ? IDENTITY : resizeAffine(width / ALIGNED_SIZE, height / ALIGNED_SIZE),
   };
   const landmarks = Float32Array.from(ARCFACE_TEMPLATE, (v, i) => v * (i % 2 ? height : width) / ALIGNED_SIZE);
-  const [embedding] = q.embed ? await models.recognizer.embed([view]) : [];
+  const [embedding] = q.embed ? await timed(spent, 'recognizer', () => models.recognizer.embed([view])) : [];
   const box: BoxArray = [0, 0, width, height];
   return [{
     box, score: 1, landmarks,
     embedding: embedding && l2Normalise(embedding),
     crop: q.returnCrops ? sampleToRgb(image, view.map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
-    attributes: q.attributes ? await attributesOf(models, image, box) : undefined,
+    attributes: q.attributes ? await attributesOf(models, image, box, spent) : undefined,
   }];
 }
 
@@ -119,19 +133,21 @@ export async function findFaces(models: FaceModels, image: RgbImage, q: FaceQuer
   return (await extractFaces(models, image, q)).faces;
 }
 
-/** How a long image shares its worker (server/pool/worker.ts). */
+/** How a long image shares its worker (server/worker/thread.ts). */
 export interface FaceHooks {
   /** Called once when the image has more than one group of faces. */
   heavy?(): void;
   /** Awaited between groups of faces: other images may run meanwhile (not counted in the budget). */
   between?(): Promise<void>;
+  /** Where the time of each model call is added up (the worker reports it per task). */
+  spent?: ModelSeconds;
 }
 
 export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQuery = FULL_QUERY,
   hooks: FaceHooks = {}): Promise<FaceResult> {
   const start = performance.now();
-  if (q.embedOnly) return { faces: await alignedFace(models, image, q), truncated: false };
-  let detections = select(await models.detector.detect(image, q.threshold), q);
+  if (q.embedOnly) return { faces: await alignedFace(models, image, q, hooks.spent), truncated: false };
+  let detections = select(await timed(hooks.spent, 'detector', () => models.detector.detect(image, q.threshold)), q);
   let truncated = false;
   if (q.maxFaces > 0 && detections.length > q.maxFaces) {
     // Detections come highest probability first.
@@ -153,24 +169,28 @@ export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQ
         waited += performance.now() - paused;
       }
     }
-    faces.push(...await facesOf(models, image, detections.slice(at, at + FACE_GROUP), q));
+    faces.push(...await facesOf(models, image, detections.slice(at, at + FACE_GROUP), q, hooks.spent));
   }
   return { faces, truncated };
 }
 
-async function facesOf(models: FaceModels, image: RgbImage, detections: Detection[], q: FaceQuery): Promise<FoundFace[]> {
+async function facesOf(models: FaceModels, image: RgbImage, detections: Detection[], q: FaceQuery,
+  spent?: ModelSeconds): Promise<FoundFace[]> {
   const landmarks: Float32Array[] = [];
   for (const d of detections) {
     if (d.keypoints) landmarks.push(d.keypoints);
-    else if (models.landmarker) landmarks.push(await models.landmarker.fivePoints(image, d.box));
+    else if (models.landmarker) {
+      const { landmarker } = models;
+      landmarks.push(await timed(spent, 'landmarks', () => landmarker.fivePoints(image, d.box)));
+    }
     else throw new Error(`detector ${models.detector.description.name} gives no keypoints and no landmark model is loaded`);
   }
   // The recognizer samples each aligned face straight from the image; an RGB crop is made only
   // when the caller asked for face data.
   const views = landmarks.map((points) => ({ image, map: alignmentMap(points) }));
-  const embeddings = q.embed ? await models.recognizer.embed(views) : [];
+  const embeddings = q.embed ? await timed(spent, 'recognizer', () => models.recognizer.embed(views)) : [];
   const attributes: Attributes[] = [];
-  if (q.attributes) for (const d of detections) attributes.push(await attributesOf(models, image, d.box));
+  if (q.attributes) for (const d of detections) attributes.push(await attributesOf(models, image, d.box, spent));
   return detections.map((d, i) => ({
     box: d.box,
     score: d.score,

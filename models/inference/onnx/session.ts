@@ -1,0 +1,45 @@
+/**
+ * The one place that opens ONNX Runtime sessions, so every model runs with the same options:
+ * one intra-op thread and sequential execution, because the worker pool runs one session set
+ * per core, which keeps every core busy with less contention than one session using them all.
+ */
+import { readFile } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import { readModel, writeModel, type ModelProto } from './model.js';
+import { rewritePrelu } from './prelu-rewrite.js';
+
+export const SESSION_OPTIONS: Readonly<ort.InferenceSession.SessionOptions> = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+};
+
+/** How model files are opened (FACEREST_GRAPH_REWRITE). */
+export interface OpenOptions {
+  /** Rewrite slow operators at load time (exact; see prelu-rewrite.ts). Default true. */
+  graphRewrite?: boolean;
+}
+
+/** A session on a graph built in memory (the detectors' input graphs). */
+export function openSession(model: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, SESSION_OPTIONS);
+}
+
+export interface OpenedModel {
+  session: ort.InferenceSession;
+  /** The file as parsed, for families that read its nodes. */
+  model: ModelProto;
+  /** Whether the session runs a rewritten graph. */
+  rewritten: boolean;
+}
+
+/** Reads a model file and opens it. */
+export async function openModelFile(path: string, options: OpenOptions = {}): Promise<OpenedModel> {
+  const bytes = await readFile(path);
+  const model = readModel(bytes);
+  const rewrite = options.graphRewrite === false ? undefined : rewritePrelu(model);
+  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes);
+  return { session, model, rewritten: rewrite !== undefined };
+}

@@ -1,0 +1,105 @@
+/**
+ * The gallery's storage interface: one contract, two backends (embedded SQLite + in-memory
+ * index; PostgreSQL + pgvector). The service above it validates names, checks limits and keys,
+ * and turns "not found" answers into NOT_FOUND; a store only stores and searches. Every write is
+ * durable when its promise resolves, and a write of several faces is all or nothing.
+ *
+ * Embeddings handed to a store are unit vectors of the collection's dimension, so cosine
+ * similarity is the dot product.
+ */
+
+/** The recognizer a collection's embeddings were made with. */
+export interface RecognizerBinding {
+  /** Model file name as Info reports it (e.g. w600k_mbf.onnx). */
+  name: string;
+  /** sha256 of the model file, hex. */
+  sha256: string;
+  /** Embedding dimension. */
+  dim: number;
+}
+
+export interface CollectionRecord {
+  name: string;
+  recognizer: RecognizerBinding;
+  /** Whether enrolled faces keep their aligned 112x112 crop (needed by Reembed). */
+  keepCrops: boolean;
+  createdAt: Date;
+  subjectCount: number;
+  faceCount: number;
+}
+
+export interface NewFace {
+  embedding: Float32Array;
+  /** Aligned 112x112 face, JPEG; absent when the collection keeps no crops or the face came as an embedding. */
+  crop?: Uint8Array;
+}
+
+export interface FaceRecord {
+  id: string;
+  subject: string;
+  createdAt: Date;
+  hasCrop: boolean;
+}
+
+export interface SubjectSummary {
+  name: string;
+  faceCount: number;
+}
+
+export interface Match {
+  faceId: string;
+  subject: string;
+  /** Cosine similarity. */
+  score: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface GalleryStore {
+  /** Backend name for logs and Info ('embedded' | 'postgres'). */
+  readonly backend: string;
+
+  /** Refused with AlreadyExistsError when the name is taken. */
+  createCollection(c: { name: string; recognizer: RecognizerBinding; keepCrops: boolean }): Promise<CollectionRecord>;
+  listCollections(): Promise<CollectionRecord[]>;
+  getCollection(name: string): Promise<CollectionRecord | undefined>;
+  /** False when there was no such collection. Deletes its subjects and faces. */
+  deleteCollection(name: string): Promise<boolean>;
+
+  /** Adds faces to a subject (created on first use), atomically; answers their new ids in order. */
+  addFaces(collection: string, subject: string, faces: NewFace[]): Promise<string[]>;
+  /**
+   * For each query, up to `topK` faces with score >= `minScore`, best first. Exact or with
+   * recall@10 >= 0.99 (the bench measures it).
+   */
+  search(collection: string, queries: Float32Array[], topK: number, minScore: number): Promise<Match[][]>;
+
+  /** Subjects by name order, `pageSize` at most, after the cursor. */
+  listSubjects(collection: string, pageSize: number, cursor?: string): Promise<Page<SubjectSummary>>;
+  /** A subject's faces, oldest first; undefined when unknown. */
+  getSubject(collection: string, subject: string): Promise<{ name: string; faces: FaceRecord[] } | undefined>;
+  /** Faces removed; 0 when the subject was unknown. */
+  deleteSubject(collection: string, subject: string): Promise<number>;
+  deleteFace(collection: string, faceId: string): Promise<boolean>;
+  /** One face with its embedding (Verify by face_id) and crop; undefined when unknown. */
+  getFace(collection: string, faceId: string): Promise<(FaceRecord & { embedding: Float32Array; crop?: Uint8Array }) | undefined>;
+
+  /**
+   * Reembed, step 1: the faces with crops, `batch` at a time after the cursor (face id order).
+   * Step 2: `stageEmbeddings` keeps new vectors beside the live ones (search still uses the old).
+   * Step 3: `commitReembed` swaps every staged vector in and rebinds the collection, in one
+   * transaction; faces without a staged vector are removed (they had no crop). The service holds
+   * enrolment to the collection while this runs.
+   */
+  cropsForReembed(collection: string, batch: number, cursor?: string): Promise<Page<{ id: string; crop: Uint8Array }>>;
+  stageEmbeddings(collection: string, vectors: { id: string; embedding: Float32Array }[]): Promise<void>;
+  commitReembed(collection: string, recognizer: RecognizerBinding): Promise<{ reembedded: number; removed: number }>;
+
+  close(): Promise<void>;
+}
+
+export class AlreadyExistsError extends Error {}
