@@ -48,9 +48,13 @@ export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall
  * Whether `err` only says that the request stopped arriving: its client left, or the server
  * ended it for stalling. The signal may not be aborted yet when the read fails first.
  */
+const ENDED_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ERR_HTTP2_STREAM_ERROR', 'ERR_STREAM_DESTROYED']);
+
 export function requestEnded(err: unknown, signal: AbortSignal): boolean {
-  const code = (ConnectError.from(err).cause as NodeJS.ErrnoException | undefined)?.code ?? (err as NodeJS.ErrnoException)?.code;
-  return signal.aborted || code === 'ERR_STREAM_PREMATURE_CLOSE' || ConnectError.from(err).code === Code.Aborted;
+  const connectErr = ConnectError.from(err);
+  const node = (connectErr.cause ?? err) as NodeJS.ErrnoException | undefined;
+  return signal.aborted || ENDED_CODES.has(node?.code ?? '') || node?.message === 'aborted'
+    || connectErr.code === Code.Aborted || connectErr.code === Code.Canceled;
 }
 
 /** A refusal counted by its reason, for the kinds the metrics name. */

@@ -194,6 +194,8 @@ export class GoodTraffic {
       } catch (err) {
         const e = ConnectError.from(err);
         if (RETRY_CODES.has(e.code) && e.metadata.get('retry-after')) return { kind: 'refused' };
+        // REFUSED_STREAM: HTTP/2's own "not processed, retry" (the server's stream caps).
+        if (/REFUSED_STREAM/.test(e.rawMessage)) return { kind: 'refused' };
         return { kind: 'failed', why: `${Code[e.code]}: ${e.rawMessage}` };
       }
     };
