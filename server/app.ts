@@ -58,7 +58,9 @@ type Response = Parameters<Handler>[1];
  */
 function closeAnswered(res: Response): void {
   const stream = (res as Http2ServerResponse).stream as ServerHttp2Stream | undefined;
-  if (!stream || !stream.writableFinished || stream.destroyed) return;
+  // localClose: END_STREAM is out. writableFinished alone comes before a gRPC answer's
+  // trailers, and a reset then loses the status (measured: 2 of 20 calls in flight at SIGTERM).
+  if (!stream || !stream.writableFinished || stream.destroyed || !stream.state?.localClose) return;
   // close() sends the RST_STREAM; the stream then still waits for its unread request data,
   // so it is destroyed too (no error: the code stays NO_ERROR).
   stream.close(http2.constants.NGHTTP2_NO_ERROR);

@@ -76,7 +76,10 @@ describe('age and gender (genderage layout)', () => {
   });
 
   it('extract_ga on /extract gives InsightFace-REST fields: age in years, gender 1 = male', async () => {
-    const { json } = await postExtract(server.baseUrl, { images: { data: [base64(readFace(BBT[1]))] }, extract_ga: true });
+    const { status, json } = await postExtract(server.baseUrl, { images: { data: [base64(readFace(BBT[1]))] }, extract_ga: true });
+    assert.equal(status, 200);
+    // bbt2 has 3 faces: an empty list must not pass the loop below vacuously.
+    assert.equal(json[0]?.length, 3, `faces: ${JSON.stringify(json).slice(0, 200)}`);
     for (const face of json[0]) {
       assert.equal(face.age, 31);
       assert.equal(face.gender, 1);

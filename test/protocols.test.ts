@@ -13,9 +13,14 @@ import { base64, postExtract } from './helpers/legacy.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const FILES = [BBT[0], BBT[3], 'face-api.js/test/images/faces.jpg'];
+/** Faces the default pack finds in FILES (README: bbt1 4, bbt4 6, faces.jpg 6). */
+const EXPECTED_FACES = [4, 6, 6];
 const TOLERANCE = 1e-5;
 
+// Agreement alone would pass if every protocol answered nothing: each answer is also checked
+// against the known face counts and must carry embeddings.
 function assertSameFaces(a: ExtractResponse, b: ExtractResponse, label: string) {
+  assert.deepEqual(a.results.map((r) => r.faces.length), EXPECTED_FACES, `${label}: face counts`);
   assert.equal(a.results.length, b.results.length, label);
   a.results.forEach((ra, i) => {
     const rb = b.results[i];
@@ -24,6 +29,8 @@ function assertSameFaces(a: ExtractResponse, b: ExtractResponse, label: string) 
       const fb = rb.faces[j];
       assert.ok(Math.abs(fa.score - fb.score) < TOLERANCE, `${label}: score`);
       for (const k of ['x1', 'y1', 'x2', 'y2'] as const) assert.ok(Math.abs(fa.box![k] - fb.box![k]) < 1e-3, `${label}: box ${k}`);
+      assert.ok(fa.embedding.length > 0, `${label}: image ${i} face ${j} has no embedding`);
+      assert.equal(fa.embedding.length, fb.embedding.length, `${label}: embedding size`);
       fa.embedding.forEach((v, k) => assert.ok(Math.abs(v - fb.embedding[k]) < TOLERANCE, `${label}: embedding[${k}]`));
     });
   });
@@ -45,11 +52,13 @@ describe('every protocol gives the same faces', () => {
     await server.stop();
   });
 
-  it('gRPC (grpc-js, HTTP/2) finds the faces with landmarks inside their boxes', () => {
-    assert.deepEqual(reference.results.map((r) => r.faces.length), [4, 6, 6]);
+  it('gRPC (grpc-js, HTTP/2) finds the faces, with unit embeddings and landmarks inside their boxes', () => {
+    assert.deepEqual(reference.results.map((r) => r.faces.length), EXPECTED_FACES);
     for (const r of reference.results) {
       assert.equal(r.error, undefined);
       for (const f of r.faces) {
+        const norm = Math.hypot(...f.embedding);
+        assert.ok(f.embedding.length > 0 && Math.abs(norm - 1) < 1e-3, `embedding of ${f.embedding.length} values, norm ${norm}`);
         assert.equal(f.landmarks.length, 5);
         for (const p of f.landmarks) {
           const pad = 0.1 * (f.box!.x2 - f.box!.x1);
@@ -76,13 +85,17 @@ describe('every protocol gives the same faces', () => {
   }
 
   it('legacy REST agrees with gRPC', async () => {
-    const { json } = await postExtract(server.baseUrl, { images: { data: FILES.map((f) => base64(readFace(f))) }, max_size: 640 });
+    const { status, json } = await postExtract(server.baseUrl, { images: { data: FILES.map((f) => base64(readFace(f))) }, max_size: 640 });
+    assert.equal(status, 200);
+    assert.ok(Array.isArray(json), 'a list per image');
+    assert.deepEqual(json.map((faces: unknown[]) => faces.length), EXPECTED_FACES);
     json.forEach((faces: any[], i: number) => {
       const ref = reference.results[i].faces;
       assert.equal(faces.length, ref.length);
       faces.forEach((f, j) => {
         assert.ok(Math.abs(f.prob - ref[j].score) < TOLERANCE);
         assert.deepEqual(f.bbox, [ref[j].box!.x1, ref[j].box!.y1, ref[j].box!.x2, ref[j].box!.y2].map(Math.round));
+        assert.ok(f.vec.length > 0 && f.vec.length === ref[j].embedding.length, `image ${i} face ${j}: vec of ${f.vec.length}`);
         f.vec.forEach((v: number, k: number) => assert.ok(Math.abs(v - ref[j].embedding[k]) < TOLERANCE));
       });
     });

@@ -71,7 +71,7 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Route {
     const gone = new AbortController();
     res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
     handleExtract(engine.extractor, req, res, deps, { reqId, signal: gone.signal }).catch((err: Error) => {
-      if (gone.signal.aborted || res.destroyed) {
+      if (gone.signal.aborted || res.destroyed || req.destroyed || err.message === 'aborted') {
         deps.log.debug({ reqId, err }, 'client went away');
         return;
       }

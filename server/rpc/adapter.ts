@@ -9,7 +9,7 @@
  * universalResponseToNodeResponse); nothing of Connect is patched.
  */
 import {
-  Code, ConnectError, createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
+  createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
 } from '@connectrpc/connect';
 import {
   compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse,
@@ -25,7 +25,7 @@ import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
-import { countRefusal, protocolOf, recordRpc, RPC_CALL, type RpcCall } from './interceptor.js';
+import { countRefusal, protocolOf, recordRpc, requestEnded, RPC_CALL, type RpcCall } from './interceptor.js';
 import { sendRpcRefusal } from './refusal.js';
 
 export interface RpcGate {
@@ -81,7 +81,7 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
     handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
-        if (uReq.signal.aborted || res.destroyed || ConnectError.from(reason).code === Code.Aborted) {
+        if (res.destroyed || requestEnded(reason, uReq.signal)) {
           log.debug({ reqId, method: handler.method.name, err: reason }, 'client went away');
         } else {
           log.error({ reqId, method: handler.method.name, err: reason }, 'internal error');

@@ -44,6 +44,19 @@ export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall
   deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
 }
 
+/**
+ * Whether `err` only says that the request stopped arriving: its client left, or the server
+ * ended it for stalling. The signal may not be aborted yet when the read fails first.
+ */
+const ENDED_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ERR_HTTP2_STREAM_ERROR', 'ERR_STREAM_DESTROYED']);
+
+export function requestEnded(err: unknown, signal: AbortSignal): boolean {
+  const connectErr = ConnectError.from(err);
+  const node = (connectErr.cause ?? err) as NodeJS.ErrnoException | undefined;
+  return signal.aborted || ENDED_CODES.has(node?.code ?? '') || node?.message === 'aborted'
+    || connectErr.code === Code.Aborted || connectErr.code === Code.Canceled;
+}
+
 /** A refusal counted by its reason, for the kinds the metrics name. */
 export function countRefusal(metrics: Metrics, err: ServiceError): void {
   if (err.kind === 'overloaded' || err.kind === 'limit' || err.kind === 'unauthenticated') metrics.reject(err.kind);
@@ -61,6 +74,13 @@ export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger
     const finish = (outcome: string) => { call.outcome ??= outcome; };
     const fail = (err: unknown): ConnectError => {
       const known = err instanceof ConnectError ? err : undefined;
+      // A stream the client left, or the server ended for stalling (its body timeout), breaks
+      // the handler's read of the request: that is the client's doing, not an internal error.
+      if (!known && requestEnded(err, req.signal)) {
+        log.debug({ reqId, method, err }, 'request ended before its answer');
+        finish('canceled');
+        return new ConnectError('request ended', Code.Canceled);
+      }
       if (!known) log.error({ reqId, method, err }, 'internal error');
       const answer = known ?? new ConnectError(`internal error (request id ${reqId})`, Code.Internal);
       finish(codeName(answer.code));
