@@ -1,11 +1,12 @@
 /**
  * The facerest page: pick or drop images; each goes to the Extract RPC over Connect or gRPC-Web
  * (from the browser's fetch), and the answers are drawn. Each processed image's <figure> carries
- * data-faces="<boxes drawn>", or data-error when it failed.
+ * data-faces="<boxes drawn>", or data-error when it failed. The gallery panel is gallery.ts.
  */
-import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
 import { FaceService, ModelRole, type ImageResult } from '../../gen/facerest/v1/face_service_pb.js';
+import { galleryPanel } from './gallery.js';
 import { cropList, drawFaces, similarityTable, type PageFace } from './render.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -32,10 +33,13 @@ let threshold = 0;
 const facesByCard = new Map<HTMLElement, PageFace[]>();
 let imageCount = 0;
 
-function makeClient(): Client<typeof FaceService> {
+function makeTransport(): Transport {
   const options = { baseUrl, interceptors: [withApiKey] };
-  const transport = protocolSelect.value === 'grpc-web' ? createGrpcWebTransport(options) : createConnectTransport(options);
-  return createClient(FaceService, transport);
+  return protocolSelect.value === 'grpc-web' ? createGrpcWebTransport(options) : createConnectTransport(options);
+}
+
+function makeClient(): Client<typeof FaceService> {
+  return createClient(FaceService, makeTransport());
 }
 
 /** A call's failure in words a user can act on. */
@@ -159,10 +163,12 @@ drop.addEventListener('drop', (e) => {
   void addFiles([...(e.dataTransfer?.files ?? [])]);
 });
 
+const gallery = galleryPanel(makeTransport, describeError);
+
 protocolSelect.addEventListener('change', () => {
   client = makeClient();
-  void connect();
+  void connect().then(() => gallery.refresh());
 });
-apiKeyInput.addEventListener('change', () => void connect());
+apiKeyInput.addEventListener('change', () => void connect().then(() => gallery.refresh()));
 
-void connect();
+void connect().then(() => gallery.refresh());

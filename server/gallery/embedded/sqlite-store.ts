@@ -7,12 +7,11 @@
  * second one write, but its index would not see the first's faces): more replicas need the
  * PostgreSQL backend.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  AlreadyExistsError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
+  AlreadyExistsError, newFaceId, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
   type RecognizerBinding, type SubjectSummary,
 } from '../store.js';
 import { VectorIndex } from './vector-index.js';
@@ -148,7 +147,7 @@ export class SqliteStore implements GalleryStore {
 
   async addFaces(collection: string, subject: string, faces: NewFace[]): Promise<string[]> {
     const { id: cid, index } = this.collectionId(collection);
-    const ids = faces.map(() => randomUUID());
+    const ids = faces.map(() => newFaceId());
     const now = Date.now();
     this.db.transaction(() => {
       this.db.prepare('INSERT OR IGNORE INTO subjects (collection_id, name) VALUES (?, ?)').run(cid, subject);

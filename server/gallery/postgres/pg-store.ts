@@ -9,10 +9,9 @@
  * PostgreSQL runs as one implicit transaction: a batch is all or nothing without holding a
  * client across round trips. Any PostgreSQL with pgvector >= 0.5 (HNSW) serves.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import {
-  AlreadyExistsError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
+  AlreadyExistsError, newFaceId, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
   type RecognizerBinding, type SubjectSummary,
 } from '../store.js';
 
@@ -159,7 +158,7 @@ export class PostgresStore implements GalleryStore {
   }
 
   async addFaces(collection: string, subject: string, faces: NewFace[]): Promise<string[]> {
-    const ids = faces.map(() => randomUUID());
+    const ids = faces.map(() => newFaceId());
     // One statement: the subject and all its new faces, or nothing.
     const { rowCount } = await this.pool.query(`WITH c AS (SELECT id FROM collections WHERE name = $1),
       s AS (INSERT INTO subjects (collection_id, name) SELECT id, $2 FROM c
