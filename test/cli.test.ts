@@ -70,11 +70,32 @@ describe('facerest CLI', () => {
     });
   }
 
-  it('compare says when an image has no face', async () => {
+  it('compare (verify) says which image has no face', async () => {
     const white = sharedPath('faces', 'face-api.js', 'test', 'images', 'white.png');
     const { code, stderr } = await facerest('compare', white, join(FOLDER, 'bbt1.jpg'), '--server', server.baseUrl);
     assert.equal(code, 1);
-    assert.match(stderr, /no face found in .*white\.png/);
+    assert.match(stderr, /white\.png: no face found/);
+  });
+
+  it('enroll creates the collection and enrols a folder; identify names the faces of another', async () => {
+    const enrolled = await facerest('enroll', 'cli', 'howard', join(FOLDER, 'howard', 'howard1.png'), join(FOLDER, 'howard', 'howard2.png'), '--server', server.baseUrl);
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    assert.match(enrolled.stderr, /created collection 'cli'/);
+    const lines = enrolled.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    assert.ok(lines.every((l) => l.subject === 'howard' && /^[0-9a-f-]{36}$/.test(l.face_id)));
+    const group = await facerest('enroll', 'cli', 'group', join(FOLDER, 'bbt1.jpg'), '--server', server.baseUrl);
+    assert.equal(group.code, 1, 'an image with several faces is refused without --largest-face');
+    assert.equal(JSON.parse(group.stdout).code, 'MULTIPLE_FACES');
+
+    const found = await facerest('identify', 'cli', join(FOLDER, 'howard', 'howard4.png'), join(FOLDER, 'raj', 'raj1.png'), '--server', server.baseUrl);
+    assert.equal(found.code, 0, found.stderr);
+    const [howard, raj] = found.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(howard.faces[0].matches[0].subject, 'howard');
+    assert.deepEqual(raj.faces[0].matches, [], 'raj is not enrolled');
+    const unknown = await facerest('identify', 'nope', join(FOLDER, 'raj', 'raj1.png'), '--server', server.baseUrl);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no collection 'nope'/);
   });
 
   it('extract reports an unreadable file on its own line and exits 1, the others still done', async () => {

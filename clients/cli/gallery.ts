@@ -65,6 +65,10 @@ export async function verify(argv: string[]): Promise<number> {
   const [a, b] = await Promise.all(positionals.map(readOrFail));
   const res = await withClient(values, (client) => client.verify({
     a: { input: { case: 'image', value: { data: a } } }, b: { input: { case: 'image', value: { data: b } } }, threshold,
+  }).catch((err: unknown) => {
+    // The server names the side ("a.image: no face found ..."): say which file.
+    const side = err instanceof ConnectError ? /^([ab])\.image: (.*)$/.exec(err.rawMessage) : null;
+    throw side ? new CliError(`${positionals[side[1] === 'a' ? 0 : 1]}: ${side[2]}`) : err;
   }));
   if (values.jsonl || !process.stdout.isTTY) {
     console.log(JSON.stringify({ a: positionals[0], b: positionals[1], similarity: Number(res.score.toFixed(4)),
