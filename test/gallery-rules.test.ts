@@ -11,25 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { GalleryService } from '../gen/facerest/v1/gallery_service_pb.js';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { readShared, sharedPath } from './helpers/data.js';
+import { outcome } from './helpers/outcome.js';
 import { startServer } from './helpers/server.js';
 
 const G = GalleryService.method;
 const cast = (who: string, n: number) => readShared('faces', 'face-api.js', 'examples', 'images', who, `${who}${n}.png`);
 const CLI = join(PROJECT_ROOT, 'dist', 'clients', 'cli', 'facerest.js');
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    return `${grpc.status[(err as grpc.ServiceError).code]}: ${(err as grpc.ServiceError).details}`;
-  }
-}
 
 describe('gallery: keys scoped to collections, and limits', () => {
   const dir = mkdtempSync(join(tmpdir(), 'facerest-keys-'));
@@ -55,24 +47,24 @@ describe('gallery: keys scoped to collections, and limits', () => {
   it('a scoped key uses only its collections, and sees only them; an unscoped key sees all', async () => {
     await client.call(G.createCollection, { name: 'office' }, as(ADMIN));
     await client.call(G.createCollection, { name: 'shop' }, as(SHOP));
-    assert.match(await code(client.call(G.createCollection, { name: 'other' }, as(SHOP))), /^PERMISSION_DENIED: this API key may not use collection 'other'/);
-    assert.match(await code(client.call(G.getCollection, { name: 'office' }, as(SHOP))), /^PERMISSION_DENIED/);
-    assert.match(await code(client.call(G.identify, { collection: 'office', images: [{ data: cast('amy', 1) }] }, as(SHOP))), /^PERMISSION_DENIED/);
+    assert.match(await outcome(client.call(G.createCollection, { name: 'other' }, as(SHOP))), /^PERMISSION_DENIED: this API key may not use collection 'other'/);
+    assert.match(await outcome(client.call(G.getCollection, { name: 'office' }, as(SHOP))), /^PERMISSION_DENIED/);
+    assert.match(await outcome(client.call(G.identify, { collection: 'office', images: [{ data: cast('amy', 1) }] }, as(SHOP))), /^PERMISSION_DENIED/);
     assert.deepEqual((await client.call(G.listCollections, {}, as(SHOP))).collections.map((c) => c.name), ['shop']);
     assert.deepEqual((await client.call(G.listCollections, {}, as(ADMIN))).collections.map((c) => c.name), ['office', 'shop']);
-    assert.match(await code(client.call(G.listCollections, {})), /^UNAUTHENTICATED/);
+    assert.match(await outcome(client.call(G.listCollections, {})), /^UNAUTHENTICATED/);
     const enrolled = await client.call(G.enroll, { collection: 'shop', subject: 'amy', images: [{ data: cast('amy', 1) }] }, as(SHOP));
-    assert.match(await code(client.verify({ a: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'shop' }, b: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'shop' } }, as(SHOP))), /^OK/);
-    assert.match(await code(client.verify({ a: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'office' }, b: { input: { case: 'image', value: { data: cast('amy', 2) } } } }, as(SHOP))), /^PERMISSION_DENIED/);
+    assert.match(await outcome(client.verify({ a: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'shop' }, b: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'shop' } }, as(SHOP))), /^OK/);
+    assert.match(await outcome(client.verify({ a: { input: { case: 'faceId', value: enrolled.faceIds[0] }, collection: 'office' }, b: { input: { case: 'image', value: { data: cast('amy', 2) } } } }, as(SHOP))), /^PERMISSION_DENIED/);
   });
 
   it('refuses beyond the limits of collections, faces per collection and page size, naming them', async () => {
     await client.call(G.createCollection, { name: 'third' }, as(ADMIN));
-    assert.match(await code(client.call(G.createCollection, { name: 'fourth' }, as(ADMIN))), /^INVALID_ARGUMENT: the gallery has 3 collections, the limit \(FACEREST_MAX_COLLECTIONS=3\)/);
+    assert.match(await outcome(client.call(G.createCollection, { name: 'fourth' }, as(ADMIN))), /^INVALID_ARGUMENT: the gallery has 3 collections, the limit \(FACEREST_MAX_COLLECTIONS=3\)/);
     await client.call(G.enroll, { collection: 'third', subject: 'raj', images: [{ data: cast('raj', 1) }, { data: cast('raj', 2) }] }, as(ADMIN));
-    assert.match(await code(client.call(G.enroll, { collection: 'third', subject: 'raj', images: [{ data: cast('raj', 3) }] }, as(ADMIN))),
+    assert.match(await outcome(client.call(G.enroll, { collection: 'third', subject: 'raj', images: [{ data: cast('raj', 3) }] }, as(ADMIN))),
       /^INVALID_ARGUMENT: collection 'third' has 2 faces; 1 more would pass the limit of 2 \(FACEREST_MAX_FACES_PER_COLLECTION\)/);
-    assert.match(await code(client.call(G.listSubjects, { collection: 'third', pageSize: 6 }, as(ADMIN))), /^INVALID_ARGUMENT: page_size 6 is over the limit of 5 \(FACEREST_MAX_PAGE_SIZE\)/);
+    assert.match(await outcome(client.call(G.listSubjects, { collection: 'third', pageSize: 6 }, as(ADMIN))), /^INVALID_ARGUMENT: page_size 6 is over the limit of 5 \(FACEREST_MAX_PAGE_SIZE\)/);
   });
 });
 
@@ -96,10 +88,10 @@ describe('gallery: another recognizer, and Reembed', () => {
     const second = await startServer({ FACEREST_DATA_DIR: data, FACEREST_RECOGNIZER: sharedPath('models', 'recognition', 'mobilefacenet_128d.onnx') });
     const c2 = new FaceGrpcClient(second.address);
     try {
-      const refused = await code(c2.call(G.identify, { collection: 'cast', images: [{ data: cast('amy', 3) }] }));
+      const refused = await outcome(c2.call(G.identify, { collection: 'cast', images: [{ data: cast('amy', 3) }] }));
       assert.match(refused, /^FAILED_PRECONDITION: collection 'cast' holds embeddings of recognizer fr_feature\.onnx .*512 values\) but mobilefacenet_128d\.onnx .*128 values\) is loaded: run Reembed/);
-      assert.match(await code(c2.call(G.enroll, { collection: 'cast', subject: 'amy', images: [{ data: cast('amy', 3) }] })), /^FAILED_PRECONDITION/);
-      assert.match(await code(c2.call(G.reembed, { collection: 'nocrops' })), /^FAILED_PRECONDITION: collection 'nocrops' was created without aligned faces/);
+      assert.match(await outcome(c2.call(G.enroll, { collection: 'cast', subject: 'amy', images: [{ data: cast('amy', 3) }] })), /^FAILED_PRECONDITION/);
+      assert.match(await outcome(c2.call(G.reembed, { collection: 'nocrops' })), /^FAILED_PRECONDITION: collection 'nocrops' was created without aligned faces/);
 
       const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'reembed', 'cast', '--server', second.baseUrl]);
       const out = JSON.parse(stdout);

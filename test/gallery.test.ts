@@ -5,25 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { ImageErrorCode } from '../gen/facerest/v1/face_service_pb.js';
 import { GalleryService } from '../gen/facerest/v1/gallery_service_pb.js';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { BBT, readShared } from './helpers/data.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { outcome } from './helpers/outcome.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const G = GalleryService.method;
 const cast = (who: string, n: number) => readShared('faces', 'face-api.js', 'examples', 'images', who, `${who}${n}.png`);
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    return `${grpc.status[(err as grpc.ServiceError).code]}: ${(err as grpc.ServiceError).details}`;
-  }
-}
 
 for (const backend of ['embedded', 'postgres'] as const) {
   describe(`gallery RPCs (${backend})`, () => {
@@ -50,16 +42,16 @@ for (const backend of ['embedded', 'postgres'] as const) {
       assert.equal(collection?.recognizer?.embeddingSize, rec.embeddingSize);
       assert.match(collection?.recognizer?.sha256 ?? '', /^[0-9a-f]{64}$/);
       assert.equal(collection?.keepsAlignedFaces, true);
-      assert.match(await code(client.call(G.createCollection, { name: 'cast' })), /^ALREADY_EXISTS: collection 'cast' already exists/);
-      assert.match(await code(client.call(G.createCollection, { name: 'bad name!' })), /^INVALID_ARGUMENT: collection name "bad name!" is invalid/);
-      assert.match(await code(client.call(G.createCollection, { name: '' })), /^INVALID_ARGUMENT/);
-      assert.match(await code(client.call(G.createCollection, { name: 'x'.repeat(129) })), /^INVALID_ARGUMENT/);
+      assert.match(await outcome(client.call(G.createCollection, { name: 'cast' })), /^ALREADY_EXISTS: collection 'cast' already exists/);
+      assert.match(await outcome(client.call(G.createCollection, { name: 'bad name!' })), /^INVALID_ARGUMENT: collection name "bad name!" is invalid/);
+      assert.match(await outcome(client.call(G.createCollection, { name: '' })), /^INVALID_ARGUMENT/);
+      assert.match(await outcome(client.call(G.createCollection, { name: 'x'.repeat(129) })), /^INVALID_ARGUMENT/);
       await client.call(G.createCollection, { name: 'tmp', withoutAlignedFaces: true });
       assert.deepEqual((await client.call(G.listCollections, {})).collections.map((c) => c.name), ['cast', 'tmp']);
       assert.equal((await client.call(G.getCollection, { name: 'tmp' })).collection?.keepsAlignedFaces, false);
       await client.call(G.deleteCollection, { name: 'tmp' });
-      assert.match(await code(client.call(G.getCollection, { name: 'tmp' })), /^NOT_FOUND: no collection 'tmp'/);
-      assert.match(await code(client.call(G.deleteCollection, { name: 'tmp' })), /^NOT_FOUND/);
+      assert.match(await outcome(client.call(G.getCollection, { name: 'tmp' })), /^NOT_FOUND: no collection 'tmp'/);
+      assert.match(await outcome(client.call(G.deleteCollection, { name: 'tmp' })), /^NOT_FOUND/);
     });
 
     it('enrols the face of each image; an image without one, with several, or broken is refused alone', async () => {
@@ -119,16 +111,16 @@ for (const backend of ['embedded', 'postgres'] as const) {
         token = page.nextPageToken;
       } while (token);
       assert.deepEqual(names, ['amy', 'group', 'howard', 'leonard', 'penny', 'raj', 'sheldon']);
-      assert.match(await code(client.call(G.listSubjects, { collection: 'cast', pageToken: 'not-a-token' })), /^INVALID_ARGUMENT: page_token/);
+      assert.match(await outcome(client.call(G.listSubjects, { collection: 'cast', pageToken: 'not-a-token' })), /^INVALID_ARGUMENT: page_token/);
       const s = await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon' });
       assert.equal(s.subject?.faceCount, 2);
       for (const f of s.faces) assert.deepEqual([...f.alignedFace.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
       await client.call(G.deleteFace, { collection: 'cast', faceId: s.faces[0].faceId });
-      assert.match(await code(client.call(G.deleteFace, { collection: 'cast', faceId: s.faces[0].faceId })), /^NOT_FOUND: no face/);
+      assert.match(await outcome(client.call(G.deleteFace, { collection: 'cast', faceId: s.faces[0].faceId })), /^NOT_FOUND: no face/);
       assert.equal((await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon' })).faces.length, 1);
       assert.equal((await client.call(G.deleteSubject, { collection: 'cast', subject: 'group' })).deletedFaces, 1);
-      assert.match(await code(client.call(G.getSubject, { collection: 'cast', subject: 'group' })), /^NOT_FOUND: no subject 'group'/);
-      assert.match(await code(client.call(G.listSubjects, { collection: 'nope' })), /^NOT_FOUND: no collection 'nope'/);
+      assert.match(await outcome(client.call(G.getSubject, { collection: 'cast', subject: 'group' })), /^NOT_FOUND: no subject 'group'/);
+      assert.match(await outcome(client.call(G.listSubjects, { collection: 'nope' })), /^NOT_FOUND: no collection 'nope'/);
     });
 
     it('verifies two faces given as images, embeddings or enrolled faces', async () => {
@@ -148,11 +140,11 @@ for (const backend of ['embedded', 'postgres'] as const) {
       const strict = await client.verify({ ...{ a: { input: { case: 'faceId', value: leonard }, collection: 'cast' } }, b: { input: { case: 'faceId', value: leonard }, collection: 'cast' }, threshold: 0.9999 });
       assert.ok(Math.abs(strict.score - 1) < 1e-5);
       assert.ok(Math.abs(strict.threshold - 0.9999) < 1e-6, 'the threshold asked for');
-      assert.match(await code(client.verify({ a: { input: { case: 'embedding', value: { values: [1, 2, 3] } } }, b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })),
+      assert.match(await outcome(client.verify({ a: { input: { case: 'embedding', value: { values: [1, 2, 3] } } }, b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })),
         /^INVALID_ARGUMENT: a.embedding has 3 values; the recognizer's embeddings have \d+/);
-      assert.match(await code(client.verify({ a: { input: { case: 'image', value: { data: await blankPng() } } }, b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })),
+      assert.match(await outcome(client.verify({ a: { input: { case: 'image', value: { data: await blankPng() } } }, b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })),
         /^INVALID_ARGUMENT: a.image: no face found/);
-      assert.match(await code(client.verify({ b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })), /^INVALID_ARGUMENT: a: give an image/);
+      assert.match(await outcome(client.verify({ b: { input: { case: 'faceId', value: leonard }, collection: 'cast' } })), /^INVALID_ARGUMENT: a: give an image/);
     });
 
     it('enrols embeddings given by the caller; refuses ones of the wrong size', async () => {
@@ -161,9 +153,9 @@ for (const backend of ['embedded', 'postgres'] as const) {
       assert.equal(res.faceIds.length, 1);
       const found = await client.call(G.identify, { collection: 'cast', images: [{ data: cast('stuart', 2) }] });
       assert.equal(found.results[0].faces[0].matches[0]?.subject, 'stuart');
-      assert.match(await code(client.call(G.enroll, { collection: 'cast', subject: 'stuart', embeddings: [{ values: [0.5, 0.5] }] })),
+      assert.match(await outcome(client.call(G.enroll, { collection: 'cast', subject: 'stuart', embeddings: [{ values: [0.5, 0.5] }] })),
         /^INVALID_ARGUMENT: embeddings\[0\] has 2 values/);
-      assert.match(await code(client.call(G.enroll, { collection: 'cast', subject: 'a b', embeddings: [{ values: [1] }] })), /^INVALID_ARGUMENT: subject name/);
+      assert.match(await outcome(client.call(G.enroll, { collection: 'cast', subject: 'a b', embeddings: [{ values: [1] }] })), /^INVALID_ARGUMENT: subject name/);
     });
   });
 }

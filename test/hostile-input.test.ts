@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { constants, crc32, deflateSync } from 'node:zlib';
+import { pngBomb } from './helpers/png.js';
 import sharp from 'sharp';
 import { BBT, readFace } from './helpers/data.js';
 import { base64, postExtract } from './helpers/legacy.js';
@@ -24,30 +24,6 @@ const LIMITS = {
   FACEREST_MAX_STREAM_IMAGES: '4',
 };
 const bbt2 = readFace(BBT[1]); // 3 faces
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(8 + data.length + 4);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
-  return out;
-}
-
-/** A valid 30000x30000 1-bit PNG of about 110 KB: 900 megapixels once decoded. */
-function pngBomb(side = 30000): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(side, 0);
-  ihdr.writeUInt32BE(side, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // grayscale
-  const rows = Buffer.alloc(side * (1 + Math.ceil(side / 8)));
-  const idat = deflateSync(rows, { level: constants.Z_BEST_COMPRESSION });
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /** The JPEG with its entropy-coded data overwritten halfway through. */
 function corruptJpeg(jpeg: Buffer): Buffer {

@@ -5,6 +5,7 @@
  * answered for the same photo: the same number of faces, and each face's embedding within
  * cosine 0.999 of one of the quiet answer's.
  */
+import { cosine } from '../../clients/similarity.js';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
@@ -30,17 +31,6 @@ export function goodPhotos(): Photo[] {
   return [...BBT, 'deepface/img2.jpg', 'deepface/img3.jpg'].map((name) => ({ name, data: readFace(name) }));
 }
 
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** Why `embeddings` is not the reference's answer, or undefined when it is. */
 export function mismatch(reference: Reference, embeddings: number[][]): string | undefined {

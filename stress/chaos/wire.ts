@@ -7,6 +7,10 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { frame } from '../../test/helpers/h2-frames.js';
+
+/** Frames are written by the same helper the tests use. */
+export { frame };
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -17,14 +21,6 @@ export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
 /** RST_STREAM error codes. */
 export const CANCEL = 0x8;
 
-export function frame(type: number, flags: number, stream: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream & 0x7fffffff, 5);
-  return Buffer.concat([head, payload]);
-}
 
 export function settings(entries: [number, number][] = [], ack = false): Buffer {
   const payload = Buffer.alloc(entries.length * 6);

@@ -5,7 +5,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
-import { constants, crc32, createDeflate, deflateSync } from 'node:zlib';
+import { createDeflate } from 'node:zlib';
+import { pngBomb, pngOf } from '../../../test/helpers/png.js';
 import sharp from 'sharp';
 import { FaceGrpcClient } from '../../../clients/node/grpc-client.js';
 import { readFace } from '../../../test/helpers/data.js';
@@ -24,32 +25,8 @@ const once_ = (key: string, make: () => Promise<Buffer>) => {
 
 export const onePixelPng = () => once_('1x1', () => sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer());
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(8 + data.length + 4);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
-  return out;
-}
-
-function pngOf(width: number, height: number, bitDepth: number, colourType: number, idat: Buffer): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = bitDepth;
-  ihdr[9] = colourType;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 /** A valid 30000x30000 1-bit PNG of about 110 KB: 900 megapixels once decoded. */
-export const claims30000 = () => once_('30000', async () => {
-  const side = 30000;
-  return pngOf(side, side, 1, 0, deflateSync(Buffer.alloc(side * (1 + Math.ceil(side / 8))), { level: constants.Z_BEST_COMPRESSION }));
-});
+export const claims30000 = () => once_('30000', async () => pngBomb());
 
 /** A black 10000x10000 RGB PNG: about 300 KB that decode to 300 MB (the 100-megapixel case). */
 export const hundredMegapixels = () => once_('100mp', async () => {
