@@ -251,7 +251,25 @@ for (const make of [embedded, postgres]) {
       assert.deepEqual(await store.listCollections(), before);
       const [again] = await store.search('people', [q], 3, -1);
       assert.deepEqual(again.map((m) => m.faceId), answer.map((m) => m.faceId));
+      // Read with a connection of its own (the embedded store holds its file exclusively).
+      await store.close();
       assert.equal(await backend.schemaVersion(), backend.expected);
+      store = await backend.open();
     });
   });
 }
+
+describe('gallery store: embedded, one process per data directory', () => {
+  it('refuses a second opening of a data directory in use, with a message that says what to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-lock-'));
+    const first = SqliteStore.open(dir);
+    try {
+      assert.throws(() => SqliteStore.open(dir), /in use by another facerest process: give each its own FACEREST_DATA_DIR/);
+    } finally {
+      await first.close();
+    }
+    const again = SqliteStore.open(dir);
+    await again.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -72,7 +72,18 @@ export class SqliteStore implements GalleryStore {
   static open(dir: string): SqliteStore {
     mkdirSync(dir, { recursive: true });
     const db = new Database(join(dir, 'gallery.sqlite3'));
-    db.pragma('journal_mode = WAL');
+    // One process owns the gallery: a second one would serve its own stale in-memory index.
+    // Exclusive locking makes it fail at open instead (and lets WAL work without shared memory).
+    db.pragma('locking_mode = EXCLUSIVE');
+    try {
+      db.pragma('journal_mode = WAL');
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`the gallery in ${dir} is in use by another facerest process: give each its own FACEREST_DATA_DIR, or share a PostgreSQL gallery (FACEREST_DATABASE_URL)`);
+      }
+      throw err;
+    }
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     const version = db.pragma('user_version', { simple: true }) as number;

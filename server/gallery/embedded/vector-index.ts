@@ -9,8 +9,16 @@
 import usearch, { type Matches } from 'usearch';
 import type { Match } from '../store.js';
 
-/** 8-bit scale: unit vectors of 128 to 512 dimensions have components well inside +-0.25. */
-const QUANT = 127 * 4;
+/**
+ * The 8-bit copy of a vector: scaled so its largest component is 127, nothing clipped whatever
+ * the model's value range. The 8-bit scan uses the cosine metric, which does not see the scale.
+ */
+function quantize(v: Float32Array, out: Int8Array, at: number): void {
+  let max = 0;
+  for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]));
+  const k = max > 0 ? 127 / max : 0;
+  for (let i = 0; i < v.length; i++) out[at + i] = Math.round(v[i] * k);
+}
 
 /** Below this many vectors the float scan alone is as fast as the 8-bit pass. */
 const SMALL = 4096;
@@ -37,8 +45,7 @@ export class VectorIndex {
     if ((this.count + 1) * this.dim > this.f32.length) this.grow();
     const row = this.count++;
     this.f32.set(v, row * this.dim);
-    const at = row * this.dim;
-    for (let i = 0; i < this.dim; i++) this.i8[at + i] = Math.max(-127, Math.min(127, Math.round(v[i] * QUANT)));
+    quantize(v, this.i8, row * this.dim);
     this.ids[row] = id;
     this.subjects[row] = subject;
     this.rows.set(id, row);
@@ -89,11 +96,11 @@ export class VectorIndex {
   private candidateRows(query: Float32Array, n: number): Int32Array {
     if (this.count <= SMALL || n >= this.count) return Int32Array.from({ length: this.count }, (_, i) => i);
     const q = new Int8Array(this.dim);
-    for (let i = 0; i < this.dim; i++) q[i] = Math.max(-127, Math.min(127, Math.round(query[i] * QUANT)));
+    quantize(query, q, 0);
     // The live rows only. usearch reads a typed array from its buffer's start (it ignores
     // byteOffset), so the view must start at 0, as this one does.
     const data = this.i8.subarray(0, this.count * this.dim);
-    const found = usearch.exactSearch(data, q, this.dim, n, usearch.MetricKind.IP, 1) as Matches;
+    const found = usearch.exactSearch(data, q, this.dim, n, usearch.MetricKind.Cos, 1) as Matches;
     return Int32Array.from(found.keys, (k) => Number(k));
   }
 

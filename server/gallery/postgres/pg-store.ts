@@ -236,13 +236,31 @@ export class PostgresStore implements GalleryStore {
 
   async deleteFace(collection: string, faceId: string): Promise<boolean> {
     const { id } = await this.collection(collection);
-    // The outer statement sees the table as it was before the CTE's delete: the face being
-    // deleted is left out of "has other faces" by its id.
-    const { rows } = await this.pool.query<{ n: string }>(`WITH d AS (DELETE FROM faces WHERE id = $1 AND collection_id = $2 RETURNING subject_id),
-      e AS (DELETE FROM subjects WHERE id IN (SELECT subject_id FROM d)
-            AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.subject_id = subjects.id AND f.id <> $1) RETURNING id)
-      SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM e) AS subjects`, [faceId, id]);
-    return Number(rows[0].n) > 0;
+    // The subject row is locked before "has it other faces?" is asked, so an enrolment to the
+    // same subject (which takes that row in its upsert) either commits first and is seen, or
+    // waits: in one statement, the question would not see a concurrent enrolment's faces, and
+    // the subject's deletion would cascade to them (found on PostgreSQL 15 by the store helper).
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ subject_id: number }>(
+        'SELECT subject_id FROM faces WHERE id = $1 AND collection_id = $2', [faceId, id]);
+      if (!rows[0]) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      await client.query('SELECT id FROM subjects WHERE id = $1 FOR UPDATE', [rows[0].subject_id]);
+      await client.query('DELETE FROM faces WHERE id = $1', [faceId]);
+      await client.query('DELETE FROM subjects s WHERE s.id = $1 AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.subject_id = s.id)',
+        [rows[0].subject_id]);
+      await client.query('COMMIT');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async getFace(collection: string, faceId: string): Promise<(FaceRecord & { embedding: Float32Array }) | undefined> {
@@ -271,18 +289,22 @@ export class PostgresStore implements GalleryStore {
   }
 
   async commitReembed(collection: string, recognizer: RecognizerBinding): Promise<{ reembedded: number; removed: number }> {
-    const { id } = await this.collection(collection);
+    const { id, dim } = await this.collection(collection);
     const sha = recognizer.sha256.replace(/[^0-9a-f]/gi, '');
     const name = recognizer.name.replace(/'/g, "''");
-    // One message, one implicit transaction: the swap, the rebinding and the new index.
-    // The old index goes first: it casts to the old size, which the new vectors may not have.
-    const results = await this.pool.query(`DROP INDEX IF EXISTS ${indexName(id)};
+    // One message, one implicit transaction: the swap and the rebinding. At the same size the
+    // collection's index stays (it is updated row by row); at a new size it is rebuilt, dropped
+    // first because it casts to the old size, and PostgreSQL holds the faces table for every
+    // collection until the new index is built.
+    const index = recognizer.dim === dim ? '' : `DROP INDEX IF EXISTS ${indexName(id)};`;
+    const results = await this.pool.query(`${index}
       DELETE FROM faces WHERE collection_id = ${id} AND staged IS NULL;
       UPDATE faces SET embedding = staged, staged = NULL WHERE collection_id = ${id};
       DELETE FROM subjects s WHERE s.collection_id = ${id} AND NOT EXISTS (SELECT 1 FROM faces f WHERE f.subject_id = s.id);
       UPDATE collections SET recognizer_name = '${name}', recognizer_sha256 = '${sha}', dim = ${recognizer.dim} WHERE id = ${id};
-      ${createIndex(id, recognizer.dim)};`) as unknown as pg.QueryResult[];
-    return { removed: results[1].rowCount ?? 0, reembedded: results[2].rowCount ?? 0 };
+      ${index ? `${createIndex(id, recognizer.dim)};` : ''}`) as unknown as pg.QueryResult[];
+    const at = index ? 1 : 0;
+    return { removed: results[at].rowCount ?? 0, reembedded: results[at + 1].rowCount ?? 0 };
   }
 
   async close(): Promise<void> {
