@@ -33,6 +33,8 @@ export interface GallerySettings {
   dataDir: string;
   /** FACEREST_DATABASE_URL: postgres://... (PostgreSQL with pgvector). */
   databaseUrl?: string;
+  /** FACEREST_DATABASE_POOL_SIZE: connections to PostgreSQL. */
+  databasePoolSize: number;
   limits: GalleryLimits;
 }
 
@@ -221,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gallery: {
       dataDir: resolve(env.FACEREST_DATA_DIR || 'data'),
       databaseUrl: env.FACEREST_DATABASE_URL || undefined,
+      databasePoolSize: integer(env, 'FACEREST_DATABASE_POOL_SIZE', 8, 1, 1000),
       limits: {
         maxCollections: integer(env, 'FACEREST_MAX_COLLECTIONS', 1000, 1, 1_000_000),
         maxFacesPerCollection: integer(env, 'FACEREST_MAX_FACES_PER_COLLECTION', 1_000_000, 1, 1_000_000_000),

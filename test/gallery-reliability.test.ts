@@ -40,7 +40,7 @@ for (const backend of ['embedded', 'postgres'] as const) {
     let env: Record<string, string>;
     before(async () => {
       pg = backend === 'postgres' ? await startPostgres() : undefined;
-      env = pg ? { FACEREST_DATABASE_URL: pg.url } : { FACEREST_DATA_DIR: data };
+      env = pg ? pg.env : { FACEREST_DATA_DIR: data };
     });
     after(async () => {
       await pg?.stop();

@@ -21,7 +21,7 @@ describe('two facerest replicas on one PostgreSQL', () => {
   let b: FaceGrpcClient;
   before(async () => {
     pg = await startPostgres();
-    servers = await Promise.all([startServer({ FACEREST_DATABASE_URL: pg.url }), startServer({ FACEREST_DATABASE_URL: pg.url })]);
+    servers = await Promise.all([startServer(pg.env), startServer(pg.env)]);
     [a, b] = servers.map((s) => new FaceGrpcClient(s.address));
   });
   after(async () => {

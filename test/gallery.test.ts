@@ -24,7 +24,7 @@ for (const backend of ['embedded', 'postgres'] as const) {
     let client: FaceGrpcClient;
     before(async () => {
       pg = backend === 'postgres' ? await startPostgres() : undefined;
-      server = await startServer(pg ? { FACEREST_DATABASE_URL: pg.url } : {});
+      server = await startServer(pg ? pg.env : {});
       client = new FaceGrpcClient(server.address);
     });
     after(async () => {

@@ -5,6 +5,6 @@ import { PostgresStore } from './postgres/pg-store.js';
 import type { GalleryStore } from './store.js';
 
 export async function openStore(settings: GallerySettings): Promise<GalleryStore> {
-  if (settings.databaseUrl) return PostgresStore.open(settings.databaseUrl);
+  if (settings.databaseUrl) return PostgresStore.open(settings.databaseUrl, settings.databasePoolSize);
   return SqliteStore.open(settings.dataDir);
 }

@@ -107,6 +107,9 @@ export interface GalleryStore {
 
 export class AlreadyExistsError extends Error {}
 
+/** The collection named is gone (deleted meanwhile, perhaps by another replica). */
+export class NotFoundError extends Error {}
+
 /**
  * A new face id: a UUID of version 7 (RFC 9562), whose first 48 bits are the time in
  * milliseconds. Ids made later sort later, so the stores' indexes on them grow at the end

@@ -11,7 +11,7 @@ import {
 } from '../../gen/facerest/v1/gallery_service_pb.js';
 import { ServiceError, toConnectError } from '../errors.js';
 import type { ApiKeys, KeyScope } from '../http/auth.js';
-import type { CollectionRecord } from '../gallery/store.js';
+import { NotFoundError, type CollectionRecord } from '../gallery/store.js';
 import type { Gallery, VerifiedInput } from '../gallery/service.js';
 import type { Call } from '../pipeline/extract.js';
 import { RPC_CALL } from './interceptor.js';
@@ -36,7 +36,8 @@ async function answer<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw toConnectError(err);
+    // A collection deleted between the service's check and the store's work.
+    throw toConnectError(err instanceof NotFoundError ? new ServiceError('not_found', err.message) : err);
   }
 }
 

@@ -10,6 +10,14 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 export interface TestPostgres {
   url: string;
+  /**
+   * The server settings for it. pglite-socket queues clients' messages, not their queries: with
+   * several connections busy at once, one connection's Parse replaced another's unnamed
+   * statement ("unnamed prepared statement does not exist") and rows went to the wrong query
+   * (measured through facerest's pool of 8). So each server uses one connection here; a real
+   * PostgreSQL takes FACEREST_DATABASE_POOL_SIZE of them.
+   */
+  env: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -20,6 +28,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const url = `postgres://postgres@${server.getServerConn()}/postgres`;
   return {
     url,
+    env: { FACEREST_DATABASE_URL: url, FACEREST_DATABASE_POOL_SIZE: '1' },
     async stop() {
       await server.stop();
       await db.close();

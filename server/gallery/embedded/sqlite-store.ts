@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  AlreadyExistsError, newFaceId, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
+  AlreadyExistsError, newFaceId, NotFoundError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
   type RecognizerBinding, type SubjectSummary,
 } from '../store.js';
 import { VectorIndex } from './vector-index.js';
@@ -152,7 +152,7 @@ export class SqliteStore implements GalleryStore {
 
   private collectionId(name: string): { id: number; index: VectorIndex } {
     const r = this.row(name);
-    if (!r) throw new Error(`no collection '${name}'`);
+    if (!r) throw new NotFoundError(`no collection '${name}'`);
     return { id: r.id, index: this.indexes.get(r.id)! };
   }
 

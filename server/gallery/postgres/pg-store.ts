@@ -11,7 +11,7 @@
  */
 import pg from 'pg';
 import {
-  AlreadyExistsError, newFaceId, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
+  AlreadyExistsError, newFaceId, NotFoundError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page,
   type RecognizerBinding, type SubjectSummary,
 } from '../store.js';
 
@@ -83,8 +83,9 @@ export class PostgresStore implements GalleryStore {
 
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(url: string): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 8 });
+  /** `connections`: the pool's size (FACEREST_DATABASE_POOL_SIZE). */
+  static async open(url: string, connections = 8): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: connections });
     pool.on('error', () => { /* an idle client lost: the pool replaces it */ });
     const client = await pool.connect();
     try {
@@ -123,7 +124,7 @@ export class PostgresStore implements GalleryStore {
 
   private async collection(name: string): Promise<{ id: number; dim: number }> {
     const { rows } = await this.pool.query<{ id: number; dim: number }>('SELECT id, dim FROM collections WHERE name = $1', [name]);
-    if (!rows[0]) throw new Error(`no collection '${name}'`);
+    if (!rows[0]) throw new NotFoundError(`no collection '${name}'`);
     return rows[0];
   }
 
@@ -166,7 +167,7 @@ export class PostgresStore implements GalleryStore {
       INSERT INTO faces (id, collection_id, subject_id, embedding, crop)
       SELECT u.id, s.collection_id, s.id, u.v::vector, u.c FROM s, unnest($3::text[], $4::text[], $5::bytea[]) AS u(id, v, c)`,
     [collection, subject, ids, faces.map((f) => vectorText(f.embedding)), faces.map((f) => (f.crop ? Buffer.from(f.crop) : null))]);
-    if (rowCount !== faces.length) throw new Error(`no collection '${collection}'`);
+    if (rowCount !== faces.length) throw new NotFoundError(`no collection '${collection}'`);
     return ids;
   }
 
