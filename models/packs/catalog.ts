@@ -65,7 +65,8 @@ export const DEFAULT_PACK: NpmPack = {
       normalisation: { mean: 127, std: 128, order: 'rgb' },
       // The best-accuracy cut on ../shared/faces/deepface/pairs.csv (test/accuracy.test.ts):
       // since issue 13 every pair is called right, different-person pairs up to 0.428, same-person
-      // from 0.454 (was 0.425 with 98.9% right, before faces were antialiased when aligned).
+      // from 0.454. (0.425 before: the gap was 0.415-0.435 until large faces were antialiased
+      // before alignment, and no cut called every pair right before the detector input changed.)
       samePersonThreshold: 0.44,
     },
     {
