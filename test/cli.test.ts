@@ -65,8 +65,8 @@ describe('facerest CLI', () => {
       assert.equal(code, 0, stderr);
       const answer = JSON.parse(stdout);
       assert.equal(answer.same, same);
-      assert.equal(answer.threshold, 0.425);
-      assert.ok(same ? answer.similarity >= 0.425 : answer.similarity < 0.425, String(answer.similarity));
+      assert.equal(answer.threshold, 0.44);
+      assert.ok(same ? answer.similarity >= 0.44 : answer.similarity < 0.44, String(answer.similarity));
     });
   }
 

@@ -2,7 +2,8 @@
  * Face alignment: the least-squares similarity transform (rotation, uniform scale, translation)
  * that takes five detected landmarks onto InsightFace's ArcFace 112x112 template.
  */
-import type { Affine } from '../../models/inference/sampling.js';
+import { resizeAffine, sampleToTensor, type Affine } from '../../models/inference/sampling.js';
+import type { RgbImage } from '../../models/inference/types.js';
 
 export const ALIGNED_SIZE = 112;
 
@@ -46,4 +47,44 @@ export function inverseAffine([a, b, tx, ty]: Similarity): Affine {
 /** The map from aligned 112x112 face pixels to image pixels for five landmarks. */
 export function alignmentMap(fivePoints: ArrayLike<number>): Affine {
   return inverseAffine(fitSimilarity(fivePoints, ARCFACE_TEMPLATE));
+}
+
+/** How many image pixels one aligned pixel may span before the face is first shrunk. */
+const MAX_ALIGN_SPAN = 1.5;
+
+/**
+ * What the recognizer samples for one face: the image and the map from aligned pixels to it.
+ * The rotated alignment samples bilinearly (four source pixels per aligned pixel), so a face much
+ * larger than the aligned crop (one decoded from the original pixels, or any face over ~170 px)
+ * would alias; such a face is first shrunk with antialiasing, axis-aligned, over the region the
+ * aligned crop covers, to about one source pixel per aligned pixel.
+ */
+export function alignmentView(image: RgbImage, map: Affine): { image: RgbImage; map: Affine } {
+  const [a, b, c, d, e, f] = map;
+  const span = Math.sqrt(Math.abs(a * e - b * d));
+  if (!(span > MAX_ALIGN_SPAN)) return { image, map };
+  const xs = [0, ALIGNED_SIZE].flatMap((u) => [0, ALIGNED_SIZE].map((v) => a * u + b * v + c));
+  const ys = [0, ALIGNED_SIZE].flatMap((u) => [0, ALIGNED_SIZE].map((v) => d * u + e * v + f));
+  const x0 = Math.max(0, Math.floor(Math.min(...xs) - 2 * span));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) - 2 * span));
+  const x1 = Math.min(image.width, Math.ceil(Math.max(...xs) + 2 * span));
+  const y1 = Math.min(image.height, Math.ceil(Math.max(...ys) + 2 * span));
+  const width = Math.max(1, Math.ceil((x1 - x0) / span));
+  const height = Math.max(1, Math.ceil((y1 - y0) / span));
+  if (x1 <= x0 || y1 <= y0) return { image, map };
+  const planes = new Float32Array(width * height * 3);
+  const shrink = resizeAffine(span, span, x0, y0);
+  sampleToTensor(image, shrink, {
+    out: planes, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
+  });
+  const n = width * height;
+  const data = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    data[3 * i] = Math.min(255, Math.max(0, Math.round(planes[i])));
+    data[3 * i + 1] = Math.min(255, Math.max(0, Math.round(planes[n + i])));
+    data[3 * i + 2] = Math.min(255, Math.max(0, Math.round(planes[2 * n + i])));
+  }
+  // Small pixel p is image pixel span * p + shrink's offset (pixel centres aligned).
+  const [, , ox, , , oy] = shrink;
+  return { image: { data, width, height }, map: [a / span, b / span, (c - ox) / span, d / span, e / span, (f - oy) / span] };
 }

@@ -7,7 +7,7 @@ import { IDENTITY, resizeAffine, sampleToRgb } from '../../models/inference/samp
 import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
 } from '../../models/inference/types.js';
-import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap } from './align.js';
+import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap, alignmentView } from './align.js';
 
 export interface FaceModels {
   detector: Detector;
@@ -36,6 +36,12 @@ export interface FaceQuery {
    * are dropped (at least one group is always done). 0 = no budget.
    */
   budgetMs: number;
+  /**
+   * Five landmarks per face, in this image's pixels: skip detection and align and embed these
+   * faces (the second pass of a face found in the image shrunk to max_size, embedded from an
+   * image decoded closer to the original size: server/pipeline/extract.ts).
+   */
+  alignAt?: Float32Array[];
 }
 
 export const FULL_QUERY: FaceQuery = {
@@ -147,31 +153,44 @@ export async function extractFaces(models: FaceModels, image: RgbImage, q: FaceQ
   hooks: FaceHooks = {}): Promise<FaceResult> {
   const start = performance.now();
   if (q.embedOnly) return { faces: await alignedFace(models, image, q, hooks.spent), truncated: false };
+  if (q.alignAt) {
+    const alignAt = q.alignAt;
+    if (alignAt.length > FACE_GROUP) hooks.heavy?.();
+    return inGroups(alignAt.length, q, hooks, start, (at, end) => facesAt(models, image, alignAt.slice(at, end), q, hooks.spent));
+  }
   let detections = select(await timed(hooks.spent, 'detector', () => models.detector.detect(image, q.threshold)), q);
-  let truncated = false;
+  let capped = false;
   if (q.maxFaces > 0 && detections.length > q.maxFaces) {
     // Detections come highest probability first.
     detections = detections.slice(0, q.maxFaces);
-    truncated = true;
+    capped = true;
   }
   if (detections.length > FACE_GROUP) hooks.heavy?.();
+  const found = await inGroups(detections.length, q, hooks, start,
+    (at, end) => facesOf(models, image, detections.slice(at, end), q, hooks.spent));
+  return { faces: found.faces, truncated: found.truncated || capped };
+}
+
+/**
+ * Runs `group` over [0, count) in groups of FACE_GROUP, checking the time budget and giving up
+ * the turn between groups; truncated when the budget left some out.
+ */
+async function inGroups(count: number, q: FaceQuery, hooks: FaceHooks, start: number,
+  group: (at: number, end: number) => Promise<FoundFace[]>): Promise<FaceResult> {
   const faces: FoundFace[] = [];
   let waited = 0;
-  for (let at = 0; at < detections.length; at += FACE_GROUP) {
+  for (let at = 0; at < count; at += FACE_GROUP) {
     if (at > 0) {
-      if (q.budgetMs > 0 && performance.now() - start - waited > q.budgetMs) {
-        truncated = true;
-        break;
-      }
+      if (q.budgetMs > 0 && performance.now() - start - waited > q.budgetMs) return { faces, truncated: true };
       if (hooks.between) {
         const paused = performance.now();
         await hooks.between();
         waited += performance.now() - paused;
       }
     }
-    faces.push(...await facesOf(models, image, detections.slice(at, at + FACE_GROUP), q, hooks.spent));
+    faces.push(...await group(at, Math.min(count, at + FACE_GROUP)));
   }
-  return { faces, truncated };
+  return { faces, truncated: false };
 }
 
 async function facesOf(models: FaceModels, image: RgbImage, detections: Detection[], q: FaceQuery,
@@ -187,7 +206,7 @@ async function facesOf(models: FaceModels, image: RgbImage, detections: Detectio
   }
   // The recognizer samples each aligned face straight from the image; an RGB crop is made only
   // when the caller asked for face data.
-  const views = landmarks.map((points) => ({ image, map: alignmentMap(points) }));
+  const views = landmarks.map((points) => alignmentView(image, alignmentMap(points)));
   const embeddings = q.embed ? await timed(spent, 'recognizer', () => models.recognizer.embed(views)) : [];
   const attributes: Attributes[] = [];
   if (q.attributes) for (const d of detections) attributes.push(await attributesOf(models, image, d.box, spent));
@@ -196,7 +215,19 @@ async function facesOf(models: FaceModels, image: RgbImage, detections: Detectio
     score: d.score,
     landmarks: landmarks[i],
     embedding: embeddings[i] && l2Normalise(embeddings[i]),
-    crop: q.returnCrops ? sampleToRgb(image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
+    crop: q.returnCrops ? sampleToRgb(views[i].image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
     attributes: attributes[i],
+  }));
+}
+
+/** Faces whose landmarks are known: aligned and embedded (and cropped when asked), in order. */
+async function facesAt(models: FaceModels, image: RgbImage, points: Float32Array[], q: FaceQuery,
+  spent?: ModelSeconds): Promise<FoundFace[]> {
+  const views = points.map((p) => alignmentView(image, alignmentMap(p)));
+  const embeddings = q.embed ? await timed(spent, 'recognizer', () => models.recognizer.embed(views)) : [];
+  return points.map((landmarks, i) => ({
+    box: [0, 0, 0, 0], score: 0, landmarks,
+    embedding: embeddings[i] && l2Normalise(embeddings[i]),
+    crop: q.returnCrops ? sampleToRgb(views[i].image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
   }));
 }

@@ -43,12 +43,15 @@ export class UltraFaceDetector implements Detector {
 
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
     const { width: W, height: H } = this;
-    // The model was trained on images stretched to its input size, aspect ratio ignored.
+    const { contentW, contentH } = clampedAspect(image, W, H);
     this.toTensor ??= await ImageToTensor.create(NORMALISATION.mean, NORMALISATION.std);
-    const feeds = { [this.session.inputNames[0]]: await this.toTensor.run(image, W, H, W, H) };
+    const feeds = { [this.session.inputNames[0]]: await this.toTensor.run(image, contentW, contentH, W, H) };
     const out = await this.session.run(feeds);
     const scores = out[this.scoresName].data as Float32Array;
     const boxes = out[this.boxesName].data as Float32Array;
+    // Boxes are fractions of the whole (padded) input; the image fills contentW x contentH of it.
+    const sx = (image.width * W) / contentW;
+    const sy = (image.height * H) / contentH;
     const candidates: Detection[] = [];
     const n = scores.length / 2;
     for (let i = 0; i < n; i++) {
@@ -56,13 +59,30 @@ export class UltraFaceDetector implements Detector {
       if (score < threshold) continue;
       candidates.push({
         score: Math.min(1, Math.max(0, score)),
-        box: [
-          boxes[4 * i] * image.width, boxes[4 * i + 1] * image.height,
-          boxes[4 * i + 2] * image.width, boxes[4 * i + 3] * image.height,
-        ],
+        box: [boxes[4 * i] * sx, boxes[4 * i + 1] * sy, boxes[4 * i + 2] * sx, boxes[4 * i + 3] * sy],
       });
     }
     return nonMaxSuppression(candidates, NMS_IOU);
   }
 }
 
+
+/**
+ * Where the image goes in the W x H input: stretched to fill it (UltraFace was trained on WIDER
+ * FACE photos stretched so), except that faces are never widened (images narrower than W:H keep
+ * their aspect ratio, black padding on the right) nor narrowed more than a 16:9 photo narrows them
+ * at 320x240 (wider panoramas are padded at the bottom). Measured (bench/landmark-study-results.md,
+ * sections 1-2): plain stretching widens a 3:4 portrait 1.78x and turns a blurred crowd in
+ * deepface/img41.jpg into a face box larger than the real face (pairs.csv AUC 0.990 -> 1.000 with
+ * the clamp); letterboxing every image instead loses faces in crowds (lumia.jpg 117 -> 92).
+ */
+export function clampedAspect(image: { width: number; height: number }, W: number, H: number): { contentW: number; contentH: number } {
+  const inputAspect = W / H;
+  const aspect = image.width / image.height;
+  const widestAspect = inputAspect * (4 / 3); // 16:9 for a 4:3 input
+  if (aspect < inputAspect) return { contentW: Math.max(1, Math.min(W, Math.round(H * aspect))), contentH: H };
+  if (aspect > widestAspect) {
+    return { contentW: W, contentH: Math.max(1, Math.min(H, Math.round((H * widestAspect) / aspect))) };
+  }
+  return { contentW: W, contentH: H };
+}
