@@ -1,0 +1,78 @@
+/**
+ * Decode-only bench (issue 14, section 2): one libvips thread, one photo at a time, CPU time of
+ * this process per decode (process.cpuUsage, so a preempted run is not counted as busy).
+ * Compares the server's current pipeline with variants that drop steps a plain 8-bit sRGB JPEG
+ * does not need. djpeg (Debian: `apt-get install libjpeg-turbo-progs`) is the reference when present.
+ * Run: node dist/bench/decode.js [photo ...]
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+
+sharp.cache(false);
+sharp.concurrency(1);
+
+type Variant = (data: Buffer, max: number) => Promise<unknown>;
+
+const variants: Record<string, Variant> = {
+  // What server/pipeline/decode.ts does today.
+  current: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' })
+    .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
+  sequential: (d, max) => sharp(d, { failOn: 'warning', sequentialRead: true }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' })
+    .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
+  noFlattenColour: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
+  seqNoFlatten: (d, max) => sharp(d, { failOn: 'warning', sequentialRead: true }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
+  fullDecodeOnly: (d) => sharp(d, { sequentialRead: true }).raw().toBuffer(),
+};
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+async function measure(fn: () => Promise<unknown>, runs: number): Promise<number> {
+  await fn();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c = cpuMs();
+    await fn();
+    t.push(cpuMs() - c);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)];
+}
+
+function djpegMs(path: string, scale: string): number | null {
+  try {
+    const t: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const s = process.hrtime.bigint();
+      execFileSync('djpeg', ['-scale', scale, '-outfile', '/dev/null', path]);
+      t.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+    t.sort((a, b) => a - b);
+    return t[3];
+  } catch {
+    return null;
+  }
+}
+
+const photos = process.argv.slice(2);
+if (photos.length === 0) photos.push('../shared/faces/deepface/couple.jpg', '../shared/faces/deepface/img1.jpg');
+const max = 640;
+for (const p of photos) {
+  const data = readFileSync(p);
+  const meta = await sharp(data).metadata();
+  const row: string[] = [`${p.split('/').pop()} ${meta.width}x${meta.height} ${meta.chromaSubsampling ?? ''}`];
+  for (const [name, fn] of Object.entries(variants)) {
+    row.push(`${name}=${(await measure(() => fn(data, max), 9)).toFixed(1)}`);
+  }
+  const full = djpegMs(p, '1/1');
+  const half = djpegMs(p, '1/2');
+  row.push(full === null ? 'djpeg: not installed (apt-get install libjpeg-turbo-progs)' : `djpeg1/1=${full.toFixed(1)} djpeg1/2=${half?.toFixed(1)} (wall)`);
+  console.log(row.join('  '));
+}
