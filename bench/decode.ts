@@ -26,6 +26,11 @@ const variants: Record<string, Variant> = {
     .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
   seqNoFlatten: (d, max) => sharp(d, { failOn: 'warning', sequentialRead: true }).rotate()
     .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
+  // An embedded ICC profile makes sharp transform every pixel to sRGB with lcms; keepIccProfile skips it.
+  keepIcc: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' }).keepIccProfile().raw({ depth: 'uchar' }).toBuffer(),
+  keepIccLinear: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
+    .resize({ width: max, height: max, fit: 'inside', kernel: 'linear' }).keepIccProfile().raw({ depth: 'uchar' }).toBuffer(),
   fullDecodeOnly: (d) => sharp(d, { sequentialRead: true }).raw().toBuffer(),
 };
 
