@@ -1,7 +1,9 @@
 /**
  * Two facerest servers on one PostgreSQL (PGlite + pgvector over the wire) share one gallery:
  * what one enrols the other identifies at once, and what one deletes is gone for both. Both
- * start together, so both run the schema migration under its advisory lock.
+ * start together and migrate the schema: on PostgreSQL they take turns under an advisory lock;
+ * PGlite's one shared session grants that lock to both, so here it is the migration's idempotent
+ * statements that let both start (before, one failed: 'relation "collections" already exists').
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
