@@ -17,20 +17,25 @@ const G = GalleryService.method;
 const cast = (who: string, n: number) => readShared('faces', 'face-api.js', 'examples', 'images', who, `${who}${n}.png`);
 
 describe('two facerest replicas on one PostgreSQL', () => {
-  let pg: TestPostgres;
-  let servers: TestServer[];
+  let pg: TestPostgres | undefined;
+  const servers: TestServer[] = [];
   let a: FaceGrpcClient;
   let b: FaceGrpcClient;
   before(async () => {
     pg = await startPostgres();
-    servers = await Promise.all([startServer(pg.env), startServer(pg.env)]);
+    const env = pg.env;
+    // allSettled: a server that fails to start must not leave the other running.
+    const started = await Promise.allSettled([startServer(env), startServer(env)]);
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     [a, b] = servers.map((s) => new FaceGrpcClient(s.address));
   });
   after(async () => {
-    a.close();
-    b.close();
+    a?.close();
+    b?.close();
     await Promise.all(servers.map((s) => s.stop()));
-    await pg.stop();
+    await pg?.stop();
   });
 
   it('enrol on one, identify and delete on the other', async () => {
