@@ -1,7 +1,9 @@
 /**
  * Two facerest servers on one PostgreSQL (PGlite + pgvector over the wire) share one gallery:
  * what one enrols the other identifies at once, and what one deletes is gone for both. Both
- * start together, so both run the schema migration under its advisory lock.
+ * start together and migrate the schema: on PostgreSQL they take turns under an advisory lock;
+ * PGlite's one shared session grants that lock to both, so here it is the migration's idempotent
+ * statements that let both start (before, one failed: 'relation "collections" already exists').
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,20 +17,25 @@ const G = GalleryService.method;
 const cast = (who: string, n: number) => readShared('faces', 'face-api.js', 'examples', 'images', who, `${who}${n}.png`);
 
 describe('two facerest replicas on one PostgreSQL', () => {
-  let pg: TestPostgres;
-  let servers: TestServer[];
+  let pg: TestPostgres | undefined;
+  const servers: TestServer[] = [];
   let a: FaceGrpcClient;
   let b: FaceGrpcClient;
   before(async () => {
     pg = await startPostgres();
-    servers = await Promise.all([startServer(pg.env), startServer(pg.env)]);
+    const env = pg.env;
+    // allSettled: a server that fails to start must not leave the other running.
+    const started = await Promise.allSettled([startServer(env), startServer(env)]);
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     [a, b] = servers.map((s) => new FaceGrpcClient(s.address));
   });
   after(async () => {
-    a.close();
-    b.close();
+    a?.close();
+    b?.close();
     await Promise.all(servers.map((s) => s.stop()));
-    await pg.stop();
+    await pg?.stop();
   });
 
   it('enrol on one, identify and delete on the other', async () => {

@@ -78,7 +78,11 @@ describe('gallery: another recognizer, and Reembed', () => {
     const c1 = new FaceGrpcClient(first.address);
     await c1.call(G.createCollection, { name: 'cast' });
     await c1.call(G.createCollection, { name: 'nocrops', withoutAlignedFaces: true });
-    for (const who of ['amy', 'howard', 'penny']) await c1.call(G.enroll, { collection: 'cast', subject: who, images: [{ data: cast(who, 1) }, { data: cast(who, 2) }] });
+    for (const who of ['amy', 'howard', 'penny']) {
+      // largest_face: amy2.png also has a second, small box.
+      const res = await c1.call(G.enroll, { collection: 'cast', subject: who, images: [{ data: cast(who, 1) }, { data: cast(who, 2) }], largestFace: true });
+      assert.equal(res.faceIds.length, 2, `${who}: ${res.results.map((r) => r.error?.message).join('; ')}`);
+    }
     await c1.call(G.enroll, { collection: 'cast', subject: 'given', embeddings: [{ values: Array.from({ length: 512 }, (_, i) => (i === 0 ? 1 : 0)) }] });
     const before = (await c1.call(G.getCollection, { name: 'cast' })).collection!;
     c1.close();

@@ -28,8 +28,8 @@ for (const backend of ['embedded', 'postgres'] as const) {
       client = new FaceGrpcClient(server.address);
     });
     after(async () => {
-      client.close();
-      await server.stop();
+      client?.close();
+      await server?.stop();
       await pg?.stop();
     });
 

@@ -85,7 +85,7 @@ describe('web page (Chromium)', browserSuiteOptions(), () => {
       assert.equal(await sameCell.getAttribute('title'), 'same person');
       const labels = await page.locator('#matrix thead th').allInnerTexts();
       assert.deepEqual(labels.map((l) => l.trim()), ['', 'A1', 'A2', 'A3', 'A4', 'C1', 'D1']);
-      assert.match(await page.locator('#threshold').innerText(), /same person \(at or above 0\.425/);
+      assert.match(await page.locator('#threshold').innerText(), /same person \(at or above 0\.440/);
       await mkdir(join(PROJECT_ROOT, 'test-output'), { recursive: true });
       await page.screenshot({ path: join(PROJECT_ROOT, 'test-output', 'web-page.png'), fullPage: true });
     });

@@ -192,7 +192,8 @@ describe('worker failures in the server', () => {
       const res = await client.extract({ images: [{ data: photo }] });
       assert.equal(res.results[0].faces.length, 3);
       const logs = server.logs();
-      assert.ok(logs.some((l) => l.msg === 'could not start a replacement inference worker; retrying'), 'replacement failures were not logged');
+      assert.ok(logs.some((l) => l.msg === 'could not start a replacement inference worker; retrying'),
+        `replacement failures were not logged; the log said: ${logs.map((l) => l.msg).filter((m) => m !== 'rpc').join(' | ')}`);
       assert.ok(logs.some((l) => l.msg === 'an inference worker is running again'));
       assert.equal(server.stderr().includes('could not replace'), false, 'logged with console.error instead of pino');
     } finally {

@@ -36,7 +36,7 @@ const MAX_TOP_K = 100;
 const REEMBED_BATCH = 32;
 
 /** Refuses a collection or subject name that is empty, too long or has other characters. */
-export function checkName(what: string, name: string): void {
+function checkName(what: string, name: string): void {
   if (!NAME.test(name)) {
     throw new ServiceError('invalid', `${what} name ${JSON.stringify(name.slice(0, 140))} is invalid: use 1 to 128 characters from A-Z a-z 0-9 _ . -`);
   }
@@ -98,10 +98,6 @@ export class Gallery {
     private readonly engine: () => LoadedEngine | undefined,
     private readonly limits: GalleryLimits,
   ) {}
-
-  get backend(): string {
-    return this.store.backend;
-  }
 
   private loaded(): LoadedEngine {
     const e = this.engine();

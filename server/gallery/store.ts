@@ -113,8 +113,9 @@ export class NotFoundError extends Error {}
 /**
  * A new face id: a UUID of version 7 (RFC 9562), whose first 48 bits are the time in
  * milliseconds. Ids made later sort later, so the stores' indexes on them grow at the end
- * instead of at random places (random version 4 ids made SQLite's inserts three times slower by
- * 160,000 faces).
+ * instead of at random places (with random version 4 ids, a million-face enrolment was down to
+ * about 1,000 faces/s by 160,000 faces; with these, about 2,200/s at 130,000, on the same shared
+ * machine).
  */
 export function newFaceId(): string {
   const bytes = randomBytes(16);

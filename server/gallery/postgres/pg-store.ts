@@ -15,10 +15,14 @@ import {
   type RecognizerBinding, type SubjectSummary,
 } from '../store.js';
 
-/** Each entry brings the schema from version i to i + 1 (table facerest_schema). */
+/**
+ * Each entry brings the schema from version i to i + 1 (table facerest_schema). Replicas take
+ * turns under an advisory lock; the statements are idempotent too, so a migration that runs
+ * twice (a pooler that does not keep sessions, or PGlite's one shared session) does no harm.
+ */
 const MIGRATIONS: string[] = [
   `CREATE EXTENSION IF NOT EXISTS vector;
-   CREATE TABLE collections (
+   CREATE TABLE IF NOT EXISTS collections (
      id serial PRIMARY KEY,
      name text NOT NULL UNIQUE,
      recognizer_name text NOT NULL,
@@ -27,13 +31,13 @@ const MIGRATIONS: string[] = [
      keep_crops boolean NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now()
    );
-   CREATE TABLE subjects (
+   CREATE TABLE IF NOT EXISTS subjects (
      id serial PRIMARY KEY,
      collection_id integer NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
      name text NOT NULL,
      UNIQUE (collection_id, name)
    );
-   CREATE TABLE faces (
+   CREATE TABLE IF NOT EXISTS faces (
      id text PRIMARY KEY,
      collection_id integer NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
      subject_id integer NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
@@ -42,8 +46,8 @@ const MIGRATIONS: string[] = [
      crop bytea,
      created_at timestamptz NOT NULL DEFAULT now()
    );
-   CREATE INDEX faces_subject ON faces (subject_id);
-   CREATE INDEX faces_collection ON faces (collection_id, id);`,
+   CREATE INDEX IF NOT EXISTS faces_subject ON faces (subject_id);
+   CREATE INDEX IF NOT EXISTS faces_collection ON faces (collection_id, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

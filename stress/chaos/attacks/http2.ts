@@ -168,7 +168,8 @@ function loggedOutcomes(ctx: AttackContext, prefix: string): Map<string, string>
 export const unreadResponses: Attack = {
   name: 'responses-never-read',
   issue: '14, §2',
-  seconds: { quick: 10, full: 30 },
+  // The quick round needs time to send more than the kernel may buffer (below).
+  seconds: { quick: 16, full: 30 },
   // Calls whose answers are never read hold their place in the queue until the write timeout:
   // in a full round the queue filled, and a few good calls were refused with a retry hint.
   overloads: true,
@@ -183,11 +184,12 @@ export const unreadResponses: Attack = {
     const c = ctx.track(await RawH2.open(ctx.port));
     const message = envelope(Buffer.concat([extractRequest([photo]), Buffer.from([6 << 3, 1])]));
     // HTTP/1.1: requests pipelined on one connection, answers never read: past what the kernel
-    // buffers (about 4.4 MB measured on this loopback), the server's writes stop moving. Four
-    // photos a request, for answers of about 380 KB.
+    // buffers, the server's writes stop moving. Four photos a request, for answers of about
+    // 380 KB. The kernel held about 4.4 MB in one measurement and all of 15 answers (5.7 MB) in
+    // another (loopback buffers grow to tcp_rmem's 32 MB): so about 45 of them, 17 MB.
     const socket = ctx.track(await connect(ctx.port));
     const json = Buffer.from(JSON.stringify({ images: { data: Array.from({ length: 4 }, () => photo.toString('base64')) }, return_face_data: true }));
-    const count = ctx.pick(20, 60);
+    const count = 60;
     let h2Count = 0;
     let h1Count = 0;
     // Paced below the server's capacity (about 40 photos/s here, 25 sent per second): the
@@ -220,7 +222,9 @@ export const unreadResponses: Attack = {
     while (Date.now() < until && h1.closedAt === undefined) await ctx.sleep(50);
     const streams = Array.from({ length: h2Count }, (_, i) => 1 + 2 * i);
     const answered = streams.filter((id) => c.frames.some((f) => f.stream === id && f.type === FRAME.HEADERS && (f.flags & FLAG.END_STREAM)));
-    const reset = streams.filter((id) => c.frames.some((f) => f.stream === id && f.type === FRAME.RST_STREAM));
+    // A stream answered in full may still see an RST_STREAM after its last frame (the write
+    // timeout fired as the kernel took it): it counts as answered.
+    const reset = streams.filter((id) => !answered.includes(id) && c.frames.some((f) => f.stream === id && f.type === FRAME.RST_STREAM));
     const h2Logs = loggedOutcomes(ctx, 'unread-h2-');
     const h1Logs = loggedOutcomes(ctx, 'unread-h1-');
     const tally = (m: Map<string, string>) => [...m.values()].reduce((acc, v) => acc.set(v, (acc.get(v) ?? 0) + 1), new Map<string, number>());
