@@ -17,6 +17,7 @@ import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
 import { selectModels } from '../models/packs/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 import { benchPhotos, SHARED } from './photos.js';
+import { cpuPerImage, formatSplit, sampleCpu, type CpuSplit } from './server-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +49,12 @@ interface Phase {
   p99_ms?: number;
   server_cpu_cores?: number;
   server_peak_rss_mb?: number;
+  // Issue 14: CPU per image, not wall-clock; the split by thread kind (bench/server-cpu.ts).
+  server_cpu_ms_per_image?: number;
+  server_cpu_split_ms_per_image?: CpuSplit;
+  /** The raw phase: the models' own CPU per image, and by role. */
+  raw_cpu_ms_per_image?: number;
+  raw_onnx_cpu_ms_per_image?: Record<string, number>;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -70,6 +77,7 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
   let faces = 0;
   let next = 0;
   const cpu0 = cpuSeconds(pid);
+  const sample0 = await sampleCpu(pid, server.baseUrl);
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -81,6 +89,7 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
     }
   }));
   const wall = (performance.now() - start) / 1000;
+  const cpu = cpuPerImage(sample0, await sampleCpu(pid, server.baseUrl), latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     images_per_s: latencies.length / wall,
@@ -90,19 +99,32 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
     p99_ms: percentile(latencies, 0.99),
     server_cpu_cores: (cpuSeconds(pid) - cpu0) / wall,
     server_peak_rss_mb: peakRssMb(pid),
+    server_cpu_ms_per_image: cpu.total,
+    server_cpu_split_ms_per_image: cpu.split,
   };
 }
 
 /** Runs `count` workers of `url` for SECONDS each (timed inside, after their start-up). */
 function workers(url: URL, count: number, data: (i: number) => unknown): Promise<Phase> {
-  return Promise.all(Array.from({ length: count }, (_, i) => new Promise<{ images: number; faces: number }>((resolve, reject) => {
+  type Result = { images: number; faces: number; cpuSeconds?: number; onnxCpu?: Record<string, number> };
+  return Promise.all(Array.from({ length: count }, (_, i) => new Promise<Result>((resolve, reject) => {
     const w = new Worker(url, { workerData: data(i) });
     w.once('message', (m) => { resolve(m); void w.terminate(); });
     w.once('error', reject);
   }))).then((results) => {
     const images = results.reduce((s, r) => s + r.images, 0);
     const faces = results.reduce((s, r) => s + r.faces, 0);
-    return { images_per_s: images / SECONDS, faces_per_s: faces / SECONDS };
+    const phase: Phase = { images_per_s: images / SECONDS, faces_per_s: faces / SECONDS };
+    if (results.every((r) => r.cpuSeconds !== undefined)) {
+      phase.raw_cpu_ms_per_image = 1000 * results.reduce((s, r) => s + r.cpuSeconds!, 0) / images;
+      phase.raw_onnx_cpu_ms_per_image = {};
+      for (const r of results) {
+        for (const [role, sec] of Object.entries(r.onnxCpu ?? {})) {
+          phase.raw_onnx_cpu_ms_per_image[role] = (phase.raw_onnx_cpu_ms_per_image[role] ?? 0) + 1000 * sec / images;
+        }
+      }
+    }
+    return phase;
   });
 }
 
@@ -110,6 +132,11 @@ function show(label: string, p: Phase) {
   const lat = p.p50_ms === undefined ? '' : `  p50 ${p.p50_ms.toFixed(1)} p95 ${p.p95_ms!.toFixed(1)} p99 ${p.p99_ms!.toFixed(1)} ms`;
   const srv = p.server_cpu_cores === undefined ? '' : `  server CPU ${p.server_cpu_cores.toFixed(2)} cores, peak RSS ${p.server_peak_rss_mb!.toFixed(0)} MB`;
   console.log(`  ${label.padEnd(22)} ${p.images_per_s.toFixed(1).padStart(7)} images/s ${p.faces_per_s.toFixed(1).padStart(7)} faces/s${lat}${srv}`);
+  if (p.server_cpu_split_ms_per_image) console.log(`  ${''.padEnd(22)} ${formatSplit(p.server_cpu_ms_per_image!, p.server_cpu_split_ms_per_image)}`);
+  if (p.raw_cpu_ms_per_image !== undefined) {
+    const roles = Object.entries(p.raw_onnx_cpu_ms_per_image ?? {}).map(([r, v]) => `${r} ${v.toFixed(1)}`).join(', ');
+    console.log(`  ${''.padEnd(22)} raw CPU ${p.raw_cpu_ms_per_image.toFixed(1)} ms/image (ONNX [${roles}])`);
+  }
 }
 
 const configs: { name: string; key: string; env: Record<string, string> }[] = [
@@ -162,13 +189,19 @@ for (const config of configs) {
       grpc_over_raw: grpc.images_per_s / raw.images_per_s,
       rest_over_raw: rest.images_per_s / raw.images_per_s,
       grpc_over_peer: grpc.images_per_s / peer.images_per_s,
+      // Issue 14: server CPU per image over the raw models' CPU per image (target <= 1.5 at 640 px).
+      grpc_cpu_over_raw: grpc.server_cpu_ms_per_image! / raw.raw_cpu_ms_per_image!,
+      rest_cpu_over_raw: rest.server_cpu_ms_per_image! / raw.raw_cpu_ms_per_image!,
     };
     console.log(`  facerest/raw ${ratios.grpc_over_raw.toFixed(2)} (gRPC), ${ratios.rest_over_raw.toFixed(2)} (REST); `
-      + `facerest/peer ${ratios.grpc_over_peer.toFixed(1)}x`);
+      + `facerest/peer ${ratios.grpc_over_peer.toFixed(1)}x; CPU per image over raw ${ratios.grpc_cpu_over_raw.toFixed(2)} (gRPC), `
+      + `${ratios.rest_cpu_over_raw.toFixed(2)} (REST)`);
     report[config.key] = { grpc, rest, raw, ...ratios };
     if (config.key === 'default') {
       report.e2e_images_per_s = grpc.images_per_s;
       report.raw_images_per_s = raw.images_per_s;
+      report.server_cpu_ms_per_image = grpc.server_cpu_ms_per_image;
+      report.raw_cpu_ms_per_image = raw.raw_cpu_ms_per_image;
     }
   } finally {
     client.close();

@@ -7,6 +7,8 @@ export type Protocol = 'grpc' | 'grpc-web' | 'connect' | 'rest';
 export interface TaskTiming {
   busySeconds: number;
   models: Record<string, number>;
+  /** CPU seconds of the worker's thread inside ONNX Runtime since its last report, by label (issue 14). */
+  onnxCpu?: Record<string, number>;
 }
 
 export class Metrics {
@@ -49,6 +51,13 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  // Issue 14: CPU, not wall-clock, inside ONNX Runtime.
+  private readonly onnxCpu = new client.Counter({
+    name: 'facerest_onnx_cpu_seconds_total',
+    help: 'CPU time of the inference workers inside ONNX Runtime runs, by model role (preprocess: the input graphs)',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
 
   constructor(queueDepth: () => number, poolQueued: () => number) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'facerest_' });
@@ -83,5 +92,6 @@ export class Metrics {
   task(t: TaskTiming): void {
     this.busy.inc(t.busySeconds);
     for (const [role, seconds] of Object.entries(t.models)) this.inference.observe({ role }, seconds);
+    for (const [role, seconds] of Object.entries(t.onnxCpu ?? {})) this.onnxCpu.inc({ role }, seconds);
   }
 }

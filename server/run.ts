@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import { loadConfig } from './config.js';
 import { startServer, VERSION, type StartOptions } from './app.js';
+import { nameLibuvThreads } from './thread-names.js';
 
 /** Runs facerest in this process until a signal ends it (main.ts; tests pass a worker wrapper). */
 export async function run(options: StartOptions = {}): Promise<void> {
@@ -13,6 +14,8 @@ export async function run(options: StartOptions = {}): Promise<void> {
     process.exit(2);
   }
   const log = pino({ level: config.logLevel, base: { service: 'facerest' } });
+  // Thread names tell where the CPU goes (issue 14: npm run bench's split, top -H).
+  void nameLibuvThreads();
   // A log reader that goes away (a closed pipe) must not take the service down with it.
   process.stdout.on('error', () => undefined);
 

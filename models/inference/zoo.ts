@@ -45,7 +45,8 @@ async function load<T>(file: ModelFile, role: string, families: Family<T>[], opt
   let session: ort.InferenceSession;
   let model: ModelProto;
   try {
-    ({ session, model } = await openModelFile(file.path, options));
+    // ModelSeconds' role names (server/worker/faces.ts): 'attributes' for every attribute model.
+    ({ session, model } = await openModelFile(file.path, options, role === 'attribute' ? 'attributes' : role));
   } catch (err) {
     throw new Error(`cannot load ${role} model ${file.path}: ${(err as Error).message}`);
   }

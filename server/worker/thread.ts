@@ -9,6 +9,10 @@ import { extractFaces, findFaces, type FaceModels, type ModelSeconds } from './f
 import { IDENTITY } from '../../models/inference/sampling.js';
 import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.js';
 import type { TaskTiming } from '../metrics.js';
+import { takeOnnxCpu } from '../../models/inference/onnx/run-cpu.js';
+import { nameThisThread } from '../thread-names.js';
+
+nameThisThread('facerest-infer');
 
 /**
  * Who runs models next. Images start in order of arrival; an image with many faces, between
@@ -75,6 +79,7 @@ async function warmUp(models: FaceModels): Promise<void> {
 try {
   const models = await loadModels(workerData as WorkerSetup);
   await warmUp(models);
+  takeOnnxCpu(); // the metric counts images, not the warm-up
   const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
     .filter((m) => m !== undefined).map((m) => m.description);
   // One task runs models at a time: the families reuse their input tensors between runs. A
@@ -91,7 +96,7 @@ try {
       let busy = 0;
       let release = await turns.take('start');
       let since = performance.now();
-      const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own });
+      const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own, onnxCpu: takeOnnxCpu() });
       try {
         const result = await extractFaces(models, task.image, task.query, {
           heavy: () => post({ type: 'heavy', id: task.id }),

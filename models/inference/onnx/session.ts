@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { readModel, writeModel, type ModelProto } from './model.js';
 import { rewritePrelu } from './prelu-rewrite.js';
+import { countRunCpu } from './run-cpu.js';
 
 export const SESSION_OPTIONS: Readonly<ort.InferenceSession.SessionOptions> = {
   intraOpNumThreads: 1,
@@ -22,9 +23,12 @@ export interface OpenOptions {
   graphRewrite?: boolean;
 }
 
-/** A session on a graph built in memory (the detectors' input graphs). */
-export function openSession(model: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, SESSION_OPTIONS);
+/**
+ * A session on a graph built in memory (the detectors' input graphs). `label` names its runs'
+ * CPU time (run-cpu.ts): the model role, or 'preprocess' for an input graph.
+ */
+export async function openSession(model: Uint8Array, label = 'preprocess'): Promise<ort.InferenceSession> {
+  return countRunCpu(await ort.InferenceSession.create(model, SESSION_OPTIONS), label);
 }
 
 export interface OpenedModel {
@@ -35,11 +39,11 @@ export interface OpenedModel {
   rewritten: boolean;
 }
 
-/** Reads a model file and opens it. */
-export async function openModelFile(path: string, options: OpenOptions = {}): Promise<OpenedModel> {
+/** Reads a model file and opens it; `label` as for openSession. */
+export async function openModelFile(path: string, options: OpenOptions = {}, label = 'model'): Promise<OpenedModel> {
   const bytes = await readFile(path);
   const model = readModel(bytes);
   const rewrite = options.graphRewrite === false ? undefined : rewritePrelu(model);
-  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes);
+  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes, label);
   return { session, model, rewritten: rewrite !== undefined };
 }
