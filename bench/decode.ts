@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
+import { decodeImage } from '../server/pipeline/decode.js';
 
 sharp.cache(false);
 sharp.concurrency(1);
@@ -15,7 +16,9 @@ sharp.concurrency(1);
 type Variant = (data: Buffer, max: number) => Promise<unknown>;
 
 const variants: Record<string, Variant> = {
-  // What server/pipeline/decode.ts does today.
+  // server/pipeline/decode.ts as it is (header read, format check, profile check included).
+  production: (d, max) => decodeImage(d, max),
+  // What server/pipeline/decode.ts did before issue 14.
   current: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
     .resize({ width: max, height: max, fit: 'inside' })
     .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
@@ -31,6 +34,13 @@ const variants: Record<string, Variant> = {
     .resize({ width: max, height: max, fit: 'inside' }).keepIccProfile().raw({ depth: 'uchar' }).toBuffer(),
   keepIccLinear: (d, max) => sharp(d, { failOn: 'warning' }).rotate()
     .resize({ width: max, height: max, fit: 'inside', kernel: 'linear' }).keepIccProfile().raw({ depth: 'uchar' }).toBuffer(),
+  // The embedded profile ignored (what production does for sRGB profiles), without and with the
+  // flatten and colour-space steps.
+  ignoreIcc: (d, max) => sharp(d, { failOn: 'warning', ignoreIcc: true }).rotate()
+    .resize({ width: max, height: max, fit: 'inside' })
+    .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
+  ignoreIccBare: (d, max) => sharp(d, { failOn: 'warning', ignoreIcc: true })
+    .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
   fullDecodeOnly: (d) => sharp(d, { sequentialRead: true }).raw().toBuffer(),
 };
 

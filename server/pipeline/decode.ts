@@ -8,6 +8,7 @@ import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/inference/types.js';
 import { ALIGNED_SIZE } from '../worker/align.js';
 import { checkImageFormat } from './image-format.js';
+import { isSrgbProfile } from './icc.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
 export class ImageError extends Error {
@@ -106,7 +107,9 @@ export async function decodeImage(
         throw new Waited(err);
       }
     }
-    const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' });
+    // An sRGB profile's transform to sRGB changes nothing and was half the decode (issue 14).
+    const ignoreIcc = meta.icc !== undefined && isSrgbProfile(meta.icc);
+    const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning', ignoreIcc });
     let pipeline = input.rotate();
     if (options.aligned) {
       pipeline = pipeline.resize({ width: ALIGNED_SIZE, height: ALIGNED_SIZE, fit: 'fill' });
