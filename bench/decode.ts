@@ -41,6 +41,13 @@ const variants: Record<string, Variant> = {
     .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer(),
   ignoreIccBare: (d, max) => sharp(d, { failOn: 'warning', ignoreIcc: true })
     .resize({ width: max, height: max, fit: 'inside' }).raw({ depth: 'uchar' }).toBuffer(),
+  // Decoding at the shrink-on-load scale alone (the size asked is exactly 1/2): what libvips
+  // adds to libjpeg's own decode at that scale, before any resampling.
+  halfOnly: async (d) => {
+    const m = await sharp(d).metadata();
+    return sharp(d, { failOn: 'warning', ignoreIcc: true })
+      .resize({ width: Math.ceil(m.width! / 2), height: Math.ceil(m.height! / 2), fit: 'fill' }).raw().toBuffer();
+  },
   fullDecodeOnly: (d) => sharp(d, { sequentialRead: true }).raw().toBuffer(),
 };
 
@@ -82,7 +89,7 @@ const max = 640;
 for (const p of photos) {
   const data = readFileSync(p);
   const meta = await sharp(data).metadata();
-  const row: string[] = [`${p.split('/').pop()} ${meta.width}x${meta.height} ${meta.chromaSubsampling ?? ''}`];
+  const row: string[] = [`${p.split('/').pop()} ${meta.width}x${meta.height} ${meta.chromaSubsampling ?? ''}${meta.isProgressive ? ' progressive' : ''}`];
   for (const [name, fn] of Object.entries(variants)) {
     row.push(`${name}=${(await measure(() => fn(data, max), 9)).toFixed(1)}`);
   }
