@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/inference/types.js';
 import { ALIGNED_SIZE } from '../worker/align.js';
-import { checkImageFormat } from './image-format.js';
+import { checkReadFormat, refuseUnknownFormat } from './image-format.js';
 import { isSrgbProfile } from './icc.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
@@ -85,10 +85,13 @@ export async function decodeImage(
   data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   if (data.length === 0) throw new ImageError(ImageErrorCode.CORRUPT, 'empty image: 0 bytes');
-  await checkImageFormat(data); // only the formats the README names; SVG is never rendered
+  // Only the formats the README names; SVG is never rendered (image-format.ts's checkImageFormat,
+  // with the one metadata read below).
+  const format = refuseUnknownFormat(data);
   try {
     // The header alone (no pixel limit yet), so the refusal can say what the image claims.
     const meta = await sharp(data, { limitInputPixels: false }).metadata();
+    checkReadFormat(format, meta);
     if (!meta.width || !meta.height) throw new ImageError(ImageErrorCode.CORRUPT, 'image has no dimensions');
     const area = meta.width * meta.height;
     if (area > maxPixels) {

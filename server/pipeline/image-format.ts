@@ -62,17 +62,31 @@ function lookalike(data: Uint8Array): string | undefined {
  * all is left to the decoder to describe (corrupt, truncated).
  */
 export async function checkImageFormat(data: Uint8Array): Promise<void> {
-  const format = sniffImageFormat(data);
-  if (!format) {
-    const name = lookalike(data);
-    throw new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, `unsupported format: ${name ? `${name} is not accepted` : 'not a known image format'}; ${ACCEPTED}`);
-  }
+  const format = refuseUnknownFormat(data);
   let meta: sharp.Metadata;
   try {
     meta = await sharp(data, { limitInputPixels: false }).metadata();
   } catch {
     return;
   }
+  checkReadFormat(format, meta);
+}
+
+/** The first half of checkImageFormat, on the header's bytes alone: the format they begin as. */
+export function refuseUnknownFormat(data: Uint8Array): ImageFormat {
+  const format = sniffImageFormat(data);
+  if (!format) {
+    const name = lookalike(data);
+    throw new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, `unsupported format: ${name ? `${name} is not accepted` : 'not a known image format'}; ${ACCEPTED}`);
+  }
+  return format;
+}
+
+/**
+ * The second half, with the decoder's metadata of the same bytes (the decoder reads it once
+ * for both: issue 14).
+ */
+export function checkReadFormat(format: ImageFormat, meta: sharp.Metadata): void {
   // sharp reports AVIF as HEIF with AV1 compression.
   const read = meta.format === 'heif' ? (meta.compression === 'av1' ? 'avif' : 'heif') : meta.format;
   if (read !== format) throw new ImageError(ImageErrorCode.UNSUPPORTED_FORMAT, `unsupported format: the header says ${format}, the decoder reads ${read}; ${ACCEPTED}`);
