@@ -73,10 +73,30 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   if (b === 0 && d === 0) return resizeSeparable(src, map, target);
   const write = pixelWriter(target);
   const acc = new Float64Array(3);
+  const { data, width: sw, height: sh } = src;
+  const stride = sw * 3;
   for (let v = 0; v < target.height; v++) {
     for (let u = 0; u < target.width; u++) {
+      const x = a * u + b * v + c;
+      const y = d * u + e * v + f;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
+        // All four neighbours inside (every pixel of a face away from the border): addBilinear
+        // inlined, the same arithmetic (issue 14: the recognizer's aligned sampling).
+        const fx = x - x0;
+        const fy = y - y0;
+        const p = y0 * stride + x0 * 3;
+        const q = p + stride;
+        const k00 = (1 - fy) * (1 - fx), k01 = (1 - fy) * fx, k10 = fy * (1 - fx), k11 = fy * fx;
+        write(v * target.width + u,
+          k00 * data[p] + k01 * data[p + 3] + k10 * data[q] + k11 * data[q + 3],
+          k00 * data[p + 1] + k01 * data[p + 4] + k10 * data[q + 1] + k11 * data[q + 4],
+          k00 * data[p + 2] + k01 * data[p + 5] + k10 * data[q + 2] + k11 * data[q + 5]);
+        continue;
+      }
       acc[0] = 0; acc[1] = 0; acc[2] = 0;
-      addBilinear(src, a * u + b * v + c, d * u + e * v + f, 1, acc);
+      addBilinear(src, x, y, 1, acc);
       write(v * target.width + u, acc[0], acc[1], acc[2]);
     }
   }
