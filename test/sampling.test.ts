@@ -1,10 +1,11 @@
 /**
  * The antialiased shrink filters a gray target as one channel (issue 14: a third of the
- * multiply-adds of the landmark crop); it must give the gray of the RGB shrink.
+ * multiply-adds of the landmark crop); it must give the gray of the RGB shrink. The alignment
+ * view's 8-bit shrink must give the float shrink's values, rounded.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
+import { resizeAffine, sampleToTensor, shrinkToRgb } from '../models/inference/sampling.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { readFace } from './helpers/data.js';
 
@@ -24,6 +25,23 @@ describe('sampling', () => {
       }
       // float32 rounding only (measured under 1e-7 on all three).
       assert.ok(worst < 1e-5, `${side} px to ${n}: ${worst}`);
+    }
+  });
+
+  it('the 8-bit shrink is the float shrink rounded, value for value', async () => {
+    const { image } = await decodeImage(readFace('deepface/img1.jpg'), 640);
+    for (const [span, w, h] of [[2.7, 130, 140], [1.6, 200, 180], [4.1, 60, 70]]) {
+      const map = resizeAffine(span, span, 100, 130);
+      const planes = new Float32Array(3 * w * h);
+      sampleToTensor(image, map, { out: planes, offset: 0, width: w, height: h, layout: 'rgb', mean: 0, std: 1, antialias: true });
+      const packed = shrinkToRgb(image, map, w, h).data;
+      const n = w * h;
+      for (let i = 0; i < n; i++) {
+        for (let ch = 0; ch < 3; ch++) {
+          const want = Math.min(255, Math.max(0, Math.round(planes[ch * n + i])));
+          if (packed[3 * i + ch] !== want) assert.fail(`span ${span}: pixel ${i} channel ${ch}: ${packed[3 * i + ch]}, want ${want}`);
+        }
+      }
     }
   });
 });

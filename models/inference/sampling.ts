@@ -189,7 +189,8 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
-function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void {
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
+  write: (i: number, r: number, g: number, b: number) => void = pixelWriter(target)): void {
   const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
@@ -258,7 +259,6 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
     }
     return;
   }
-  const write = pixelWriter(target);
   const stride = dw * 3;
   for (let v = 0; v < dh; v++) {
     const w0 = v * ySpan;
@@ -273,6 +273,24 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
       write(v * dw + u, r, g, bl);
     }
   }
+}
+
+/**
+ * The antialiased axis-aligned shrink of `sampleToTensor`, written as packed 8-bit RGB (each
+ * value rounded from float32, as a float tensor's would be): the recognizer's pre-shrunk view of
+ * a large face (server/worker/align.ts) without a float copy in between.
+ */
+export function shrinkToRgb(src: RgbImage, map: Affine, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  const level = (v: number) => Math.min(255, Math.max(0, Math.round(Math.fround(v))));
+  resizeSeparable(src, map, {
+    out: new Float32Array(0), offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
+  }, (i, r, g, b) => {
+    data[3 * i] = level(r);
+    data[3 * i + 1] = level(g);
+    data[3 * i + 2] = level(b);
+  });
+  return { data, width, height };
 }
 
 /** Same sampling, written as packed 8-bit RGB (aligned crops, kept for face_data and embedding). */

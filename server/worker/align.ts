@@ -2,7 +2,7 @@
  * Face alignment: the least-squares similarity transform (rotation, uniform scale, translation)
  * that takes five detected landmarks onto InsightFace's ArcFace 112x112 template.
  */
-import { resizeAffine, sampleToTensor, type Affine } from '../../models/inference/sampling.js';
+import { resizeAffine, shrinkToRgb, type Affine } from '../../models/inference/sampling.js';
 import type { RgbImage } from '../../models/inference/types.js';
 
 export const ALIGNED_SIZE = 112;
@@ -72,18 +72,8 @@ export function alignmentView(image: RgbImage, map: Affine): { image: RgbImage; 
   const width = Math.max(1, Math.ceil((x1 - x0) / span));
   const height = Math.max(1, Math.ceil((y1 - y0) / span));
   if (x1 <= x0 || y1 <= y0) return { image, map };
-  const planes = new Float32Array(width * height * 3);
   const shrink = resizeAffine(span, span, x0, y0);
-  sampleToTensor(image, shrink, {
-    out: planes, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
-  });
-  const n = width * height;
-  const data = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    data[3 * i] = Math.min(255, Math.max(0, Math.round(planes[i])));
-    data[3 * i + 1] = Math.min(255, Math.max(0, Math.round(planes[n + i])));
-    data[3 * i + 2] = Math.min(255, Math.max(0, Math.round(planes[2 * n + i])));
-  }
+  const data = shrinkToRgb(image, shrink, width, height).data;
   // Small pixel p is image pixel span * p + shrink's offset (pixel centres aligned).
   const [, , ox, , , oy] = shrink;
   return { image: { data, width, height }, map: [a / span, b / span, (c - ox) / span, d / span, e / span, (f - oy) / span] };
