@@ -1,0 +1,80 @@
+/**
+ * Issue 14, section 2: the production decode (server/pipeline/decode.ts, max_size 640) of every
+ * JPEG in `npm run bench`'s photo set against libjpeg-turbo's own decode (`tjbench`, Debian's
+ * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses and at the smallest DCT scale
+ * that still gives 640 px. sharp: CPU ms of this process, median of 7, one libvips thread;
+ * tjbench: its own in-process timing (ms per decode, 0.3 s of runs).
+ *   node dist/bench/decode-set.js [--jpeg-only]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodeImage } from '../server/pipeline/decode.js';
+import { isSrgbProfile } from '../server/pipeline/icc.js';
+import { benchPhotos } from './photos.js';
+
+const MAX = 640;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const t: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const c = cpuMs();
+    await fn();
+    t.push(cpuMs() - c);
+  }
+  return t.sort((a, b) => a - b)[3];
+}
+
+/** libjpeg-turbo's ms per decode at 1/k, from tjbench's frame rate. */
+function tjbench(path: string, k: number): number {
+  const out = execFileSync('tjbench', [path, '-scale', `1/${k}`, '-benchtime', '0.3', '-warmup', '0.1'], { encoding: 'utf8' });
+  const fps = Number(/Decompress\s+--> Frame rate:\s+([\d.]+)/.exec(out)?.[1]);
+  return 1000 / fps;
+}
+
+/** sharp's shrink-on-load factor for an 'inside' resize to MAX (node_modules/sharp/src/pipeline.cc). */
+function sharpShrink(larger: number): number {
+  const shrink = larger / MAX;
+  let k = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  // "Lower shrink-on-load for known libjpeg rounding errors".
+  if (k > 1 && Math.trunc(shrink) === k) k /= 2;
+  return k;
+}
+
+const ideal = (larger: number) => [8, 4, 2, 1].find((k) => larger / k >= MAX) ?? 1;
+
+const dir = mkdtempSync(join(tmpdir(), 'decode-set-'));
+const rows: string[] = [];
+let sumSharp = 0, sumTjSame = 0, sumTjIdeal = 0, n = 0;
+try {
+  for (const p of benchPhotos()) {
+    const meta = await sharp(p.data).metadata();
+    if (meta.format !== 'jpeg') continue;
+    const file = join(dir, 'photo.jpg');
+    writeFileSync(file, p.data);
+    const larger = Math.max(meta.width!, meta.height!);
+    const k = larger > MAX ? sharpShrink(larger) : 1;
+    const best = larger > MAX ? ideal(larger) : 1;
+    const ms = await median(() => decodeImage(p.data, MAX));
+    const same = tjbench(file, k);
+    const bestMs = best === k ? same : tjbench(file, best);
+    const icc = meta.icc ? (isSrgbProfile(meta.icc) ? 'sRGB' : 'other') : 'none';
+    rows.push(`| ${p.name.split('/').pop()} | ${meta.width}x${meta.height} ${meta.chromaSubsampling}${meta.isProgressive ? ' prog' : ''} | ${icc} `
+      + `| 1/${k} | ${ms.toFixed(1)} | ${same.toFixed(1)} | ${(ms / same).toFixed(2)} | 1/${best} | ${bestMs.toFixed(1)} | ${(ms / bestMs).toFixed(2)} |`);
+    sumSharp += ms; sumTjSame += same; sumTjIdeal += bestMs; n++;
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log('| photo | size | ICC | sharp scale | decodeImage ms | tjbench same scale | ratio | best scale | tjbench | ratio |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(r);
+console.log(`${n} JPEGs, mean ms: decodeImage ${(sumSharp / n).toFixed(1)}, tjbench at sharp's scale ${(sumTjSame / n).toFixed(1)} `
+  + `(ratio of sums ${(sumSharp / sumTjSame).toFixed(2)}), at the best scale ${(sumTjIdeal / n).toFixed(1)} (${(sumSharp / sumTjIdeal).toFixed(2)})`);
