@@ -8,7 +8,8 @@ import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/inference/types.js';
 import { ALIGNED_SIZE } from '../worker/align.js';
 import { checkReadFormat, refuseUnknownFormat } from './image-format.js';
-import { isSrgbProfile } from './icc.js';
+import { isSrgbProfile, matrixProfile } from './icc.js';
+import { convertToSrgb } from './to-srgb.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
 export class ImageError extends Error {
@@ -110,8 +111,13 @@ export async function decodeImage(
         throw new Waited(err);
       }
     }
-    // An sRGB profile's transform to sRGB changes nothing and was half the decode (issue 14).
-    const ignoreIcc = meta.icc !== undefined && isSrgbProfile(meta.icc);
+    // An sRGB profile's transform to sRGB changes nothing and was half the decode; another
+    // matrix profile on a plain 8-bit RGB JPEG (an iPhone's Display P3) is converted after the
+    // resize, in to-srgb.ts, instead of by lcms before it (issue 14).
+    const srgb = meta.icc !== undefined && isSrgbProfile(meta.icc);
+    const convert = !srgb && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
+      ? matrixProfile(meta.icc) : undefined;
+    const ignoreIcc = srgb || convert !== undefined;
     const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning', ignoreIcc });
     let pipeline = input.rotate();
     if (options.aligned) {
@@ -125,6 +131,7 @@ export async function decodeImage(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageError(ImageErrorCode.CORRUPT, `unexpected decoded channel count ${info.channels}`);
+    if (convert) convertToSrgb(pixels, convert);
     return {
       image: { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height },
       width,

@@ -94,21 +94,35 @@ function curve(icc: Buffer, tag: Tag | undefined): ((x: number) => number) | und
   return undefined;
 }
 
+/**
+ * An RGB profile that is a 3x3 matrix and three tone curves (sRGB, Display P3, Adobe RGB, most
+ * camera and display profiles): its primaries (columns rXYZ, gXYZ, bXYZ) and curves. Undefined
+ * for anything else (CMYK, grey, lookup-table profiles, a damaged file).
+ */
+export interface MatrixProfile {
+  primaries: [number, number, number][];
+  curves: ((x: number) => number)[];
+}
+
+export function matrixProfile(icc: Buffer): MatrixProfile | undefined {
+  if (icc.length < 132 || icc.toString('latin1', 36, 40) !== 'acsp') return undefined;
+  if (icc.toString('latin1', 16, 20) !== 'RGB ' || icc.toString('latin1', 20, 24) !== 'XYZ ') return undefined;
+  const tags = tagTable(icc);
+  if (!tags) return undefined;
+  // lcms prefers lookup tables where a profile has them; those are left to lcms.
+  if (['A2B0', 'A2B1', 'A2B2', 'D2B0'].some((t) => tags.has(t))) return undefined;
+  const primaries = ['rXYZ', 'gXYZ', 'bXYZ'].map((name) => xyz(icc, tags.get(name)));
+  const curves = ['rTRC', 'gTRC', 'bTRC'].map((name) => curve(icc, tags.get(name)));
+  if (primaries.some((p) => !p) || curves.some((c) => !c)) return undefined;
+  return { primaries: primaries as [number, number, number][], curves: curves as ((x: number) => number)[] };
+}
+
 /** True when `icc` is an RGB matrix/curve profile with sRGB's primaries and tone curve. */
 export function isSrgbProfile(icc: Buffer): boolean {
-  if (icc.length < 132 || icc.toString('latin1', 36, 40) !== 'acsp') return false;
-  if (icc.toString('latin1', 16, 20) !== 'RGB ' || icc.toString('latin1', 20, 24) !== 'XYZ ') return false;
-  const tags = tagTable(icc);
-  if (!tags) return false;
-  // lcms prefers lookup tables where a profile has them; their colours are not checked here.
-  if (['A2B0', 'A2B1', 'A2B2', 'D2B0'].some((t) => tags.has(t))) return false;
-  for (const [name, want] of Object.entries(SRGB_PRIMARIES)) {
-    const have = xyz(icc, tags.get(name));
-    if (!have || have.some((v, i) => Math.abs(v - want[i]) > PRIMARY_TOLERANCE)) return false;
+  const profile = matrixProfile(icc);
+  if (!profile) return false;
+  for (const [k, want] of Object.values(SRGB_PRIMARIES).entries()) {
+    if (profile.primaries[k].some((v, i) => Math.abs(v - want[i]) > PRIMARY_TOLERANCE)) return false;
   }
-  for (const name of ['rTRC', 'gTRC', 'bTRC']) {
-    const f = curve(icc, tags.get(name));
-    if (!f || CURVE_POINTS.some((x) => !(Math.abs(f(x) - srgbToLinear(x)) <= CURVE_TOLERANCE))) return false;
-  }
-  return true;
+  return profile.curves.every((f) => CURVE_POINTS.every((x) => Math.abs(f(x) - srgbToLinear(x)) <= CURVE_TOLERANCE));
 }
