@@ -84,6 +84,13 @@ describe('embedded ICC profiles', () => {
     }
   });
 
+  it('a large decode of a P3 photo is left to lcms (the conversion runs on the main thread)', async () => {
+    const jpeg = await tagged('p3'); // 1382x1868: over the million pixels converted in JavaScript
+    const { image } = await decodeImage(jpeg, 0);
+    const reference = await sharp(jpeg).rotate().toColourspace('srgb').raw().toBuffer();
+    assert.equal(maxDiff(image.data, reference), 0);
+  });
+
   it('converts with the matrix the colour spaces define', async () => {
     const matrix = async (jpeg: Buffer) => toSrgbMatrix(matrixProfile(await profileOf(jpeg))!);
     // Display P3 to sRGB, linear light (the published D65 matrix; the profiles' D50 primaries

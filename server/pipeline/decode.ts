@@ -52,6 +52,13 @@ class Waited {
   constructor(readonly reason: unknown) {}
 }
 
+/**
+ * The largest decoded image whose colours to-srgb.ts converts, on the main thread: about 3 ms
+ * (2.5 to 3 ms measured for 640x480). Larger ones (max_size 0, the second decode of small faces)
+ * stay with lcms on libuv's threads rather than block the event loop.
+ */
+const CONVERT_MAX_PIXELS = 1_000_000;
+
 /** 100 megapixels: above the largest phone photos (about 50), far below what exhausts memory. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
@@ -115,7 +122,8 @@ export async function decodeImage(
     // matrix profile on a plain 8-bit RGB JPEG (an iPhone's Display P3) is converted after the
     // resize, in to-srgb.ts, instead of by lcms before it (issue 14).
     const srgb = meta.icc !== undefined && isSrgbProfile(meta.icc);
-    const convert = !srgb && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
+    const small = target.width * target.height <= CONVERT_MAX_PIXELS;
+    const convert = !srgb && small && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
       ? matrixProfile(meta.icc) : undefined;
     const ignoreIcc = srgb || convert !== undefined;
     const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning', ignoreIcc });
