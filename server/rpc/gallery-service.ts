@@ -62,7 +62,7 @@ export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
     enroll: (req, ctx) => answer(async () => {
       const out = await gallery().enroll({
         collection: req.collection, subject: req.subject, images: req.images, embeddings: req.embeddings,
-        options: req.options, largestFace: req.largestFace,
+        options: req.options, largestFace: req.largestFace, minQuality: req.minQuality,
       }, scopeOf(ctx), callOf(ctx));
       return { faceIds: out.faceIds, results: out.results };
     }),
