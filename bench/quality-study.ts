@@ -91,7 +91,7 @@ try {
     console.log(`| ${min || 'none'} | ${kept.length} | ${same.filter(Boolean).length} / ${same.filter((s) => !s).length} | ${fmt(auc(scores, same), 4)} |`);
   }
   console.log('untouched pairs.csv photos under 0.5:', names.filter((f) => (largest.get(f)?.quality?.overall ?? 0) < 0.5)
-    .map((f) => `${f} ${JSON.stringify(largest.get(f)?.quality)}`).join(', '));
+    .map((f) => `${f} ${JSON.stringify(largest.get(f)?.quality)}`).join(', ') || 'none');
 
   // The face-api.js crops (150-px faces of 8 people): every pair.
   const crops = readCsv('faces', 'face-api.js', 'identities.csv');
