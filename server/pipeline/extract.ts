@@ -62,7 +62,7 @@ function jpeg(crop: RgbImage): Promise<Buffer> {
 
 async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number): Promise<Face> {
   const [x1, y1, x2, y2] = face.box;
-  const points = face.landmarks.map((v, i) => v * (i % 2 ? sy : sx));
+  const points = Array.from(face.landmarks, (v, i) => v * (i % 2 ? sy : sx));
   const landmarks = [];
   for (let k = 0; k < 5; k++) landmarks.push(create(PointSchema, { x: points[2 * k], y: points[2 * k + 1] }));
   const quality = assessFace(points, Math.max((x2 - x1) * sx, (y2 - y1) * sy), face.pixels);
@@ -77,7 +77,7 @@ async function toFace(face: FoundFace, sx: number, sy: number, width: number, he
     alignedFace: face.crop ? await jpeg(face.crop) : undefined,
     age: face.attributes?.age,
     gender: face.attributes?.gender === 'male' ? Gender.MALE : face.attributes?.gender === 'female' ? Gender.FEMALE : undefined,
-    quality: create(FaceQualitySchema, { ...quality, sizePx: Math.round(quality.sizePx) }),
+    quality: create(FaceQualitySchema, quality),
   });
 }
 

@@ -5,24 +5,11 @@
  * the constants below were measured on ../shared/faces (bench/quality-study.ts, README
  * "Face quality").
  */
+import type { FaceQuality } from '../../gen/facerest/v1/face_service_pb.js';
 import type { FacePixels } from '../worker/face-pixels.js';
 
-export interface Quality {
-  /** Degrees; positive when the face turns toward the image's right (nose right of centre). */
-  yaw: number;
-  /** Degrees; positive when the face tilts up (chin up). */
-  pitch: number;
-  /** Degrees; positive when the head leans clockwise in the image (the image-right eye lower). */
-  roll: number;
-  /** [0, 1]: 0 is a face with no fine detail left. */
-  sharpness: number;
-  /** Mean luma of the inner face, [0, 1]. */
-  brightness: number;
-  /** The box's larger side in original-image pixels. */
-  sizePx: number;
-  /** [0, 1]: the product of the pose, sharpness, brightness and size scores. */
-  overall: number;
-}
+/** The contract's FaceQuality (its comments say what each field means), as a plain object. */
+export type Quality = Omit<FaceQuality, '$typeName' | '$unknown'>;
 
 /**
  * A generic face (x right, y down, z away from the camera), left-right symmetric so that a
@@ -154,7 +141,7 @@ export function assessFace(landmarks: ArrayLike<number>, sizePx: number, pixels:
     ...pose,
     sharpness: pixels.detail ** 2 / (pixels.detail ** 2 + QUALITY_SCALE.detailHalf ** 2),
     brightness: pixels.brightness,
-    sizePx,
+    sizePx: Math.round(sizePx),
   };
   const p = partScores(parts);
   return { ...parts, overall: p.pose * p.sharpness * p.brightness * p.size };
