@@ -13,7 +13,7 @@ import { ServiceError } from '../errors.js';
 import type { KeyScope } from '../http/auth.js';
 import type { Call, Extractor } from '../pipeline/extract.js';
 import { weakestPart } from '../pipeline/quality.js';
-import { AlreadyExistsError, type CollectionRecord, type GalleryStore, type Match, type NewFace, type Page, type SubjectSummary } from './store.js';
+import { AlreadyExistsError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page, type SubjectSummary } from './store.js';
 
 export interface GalleryLimits {
   /** Collections in the gallery. */
@@ -268,19 +268,24 @@ export class Gallery {
 
   async listSubjects(collection: string, pageSize: number, token: string, scope: KeyScope): Promise<Page<SubjectSummary>> {
     const c = await this.collection(collection, scope);
-    if (pageSize > this.limits.maxPageSize) {
-      throw new ServiceError('limit', `page_size ${pageSize} is over the limit of ${this.limits.maxPageSize} (FACEREST_MAX_PAGE_SIZE)`);
-    }
-    const page = await this.store.listSubjects(c.name, pageSize || DEFAULT_PAGE_SIZE, cursorOf(token));
+    const page = await this.store.listSubjects(c.name, this.pageSize(pageSize), cursorOf(token));
     return { items: page.items, next: page.next === undefined ? undefined : pageToken(page.next) };
   }
 
-  async getSubject(collection: string, subject: string, scope: KeyScope) {
+  /** The subject with its face count and one page of its faces, oldest first. */
+  async getSubject(collection: string, subject: string, pageSize: number, token: string, scope: KeyScope): Promise<SubjectSummary & Page<FaceRecord>> {
     const c = await this.collection(collection, scope);
     checkName('subject', subject);
-    const s = await this.store.getSubject(c.name, subject);
+    const s = await this.store.getSubject(c.name, subject, this.pageSize(pageSize), cursorOf(token));
     if (!s) throw new ServiceError('not_found', `no subject '${subject}' in collection '${c.name}'`);
-    return s;
+    return { ...s, next: s.next === undefined ? undefined : pageToken(s.next) };
+  }
+
+  private pageSize(asked: number): number {
+    if (asked > this.limits.maxPageSize) {
+      throw new ServiceError('limit', `page_size ${asked} is over the limit of ${this.limits.maxPageSize} (FACEREST_MAX_PAGE_SIZE)`);
+    }
+    return asked || DEFAULT_PAGE_SIZE;
   }
 
   async deleteSubject(collection: string, subject: string, scope: KeyScope): Promise<number> {

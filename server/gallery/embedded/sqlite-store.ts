@@ -185,14 +185,16 @@ export class SqliteStore implements GalleryStore {
     return { items, next: more ? items[items.length - 1].name : undefined };
   }
 
-  async getSubject(collection: string, subject: string): Promise<{ name: string; faces: FaceRecord[] } | undefined> {
+  async getSubject(collection: string, subject: string, pageSize: number, cursor?: string): Promise<(SubjectSummary & Page<FaceRecord>) | undefined> {
     const { id } = this.collectionId(collection);
-    const s = this.db.prepare('SELECT id FROM subjects WHERE collection_id = ? AND name = ?').get(id, subject) as { id: number } | undefined;
+    const s = this.db.prepare(`SELECT id, (SELECT count(*) FROM faces f WHERE f.subject_id = subjects.id) AS faceCount
+      FROM subjects WHERE collection_id = ? AND name = ?`).get(id, subject) as { id: number; faceCount: number } | undefined;
     if (!s) return undefined;
-    const faces = (this.db.prepare('SELECT id, crop, created_at FROM faces WHERE subject_id = ? ORDER BY created_at, id').all(s.id) as
-      { id: string; crop: Buffer | null; created_at: number }[])
-      .map((f) => ({ id: f.id, subject, createdAt: new Date(f.created_at), crop: f.crop ?? undefined }));
-    return { name: subject, faces };
+    // Face ids are UUIDv7: in text order they are in creation order.
+    const rows = this.db.prepare('SELECT id, crop, created_at FROM faces WHERE subject_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(s.id, cursor ?? '', pageSize + 1) as { id: string; crop: Buffer | null; created_at: number }[];
+    const items = rows.slice(0, pageSize).map((f) => ({ id: f.id, subject, createdAt: new Date(f.created_at), crop: f.crop ?? undefined }));
+    return { name: subject, faceCount: s.faceCount, items, next: rows.length > pageSize ? items[items.length - 1].id : undefined };
   }
 
   async deleteSubject(collection: string, subject: string): Promise<number> {
