@@ -277,14 +277,38 @@ for (const make of [embedded, postgres]) {
 describe('gallery store: embedded, one process per data directory', () => {
   it('refuses a second opening of a data directory in use, with a message that says what to do', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-lock-'));
-    const first = SqliteStore.open(dir);
+    const first = await SqliteStore.open(dir);
     try {
-      assert.throws(() => SqliteStore.open(dir), /in use by another facerest process: give each its own FACEREST_DATA_DIR/);
+      await assert.rejects(SqliteStore.open(dir), /in use by another facerest process: give each its own FACEREST_DATA_DIR/);
     } finally {
       await first.close();
     }
-    const again = SqliteStore.open(dir);
+    const again = await SqliteStore.open(dir);
     await again.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets the event loop turn while a large index loads (a server must answer probes meanwhile)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-load-'));
+    const rnd = random(7);
+    const store = await SqliteStore.open(dir);
+    await store.createCollection({ name: 'big', recognizer: REC, keepCrops: false });
+    for (let i = 0; i < 10; i++) await store.addFaces('big', `s${i}`, Array.from({ length: 1000 }, () => ({ embedding: unit(64, rnd) })));
+    await store.close();
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      const reopened = await SqliteStore.open(dir);
+      // Synchronous loading would let no timer run before the open resolves; 10,000 faces are
+      // 5 chunks with a turn between them.
+      assert.ok(turns >= 3, `${turns} turns of the event loop while 10,000 faces loaded`);
+      const [found] = await reopened.search('big', [unit(64, rnd)], 3, -1);
+      assert.equal(found.length, 3, 'every subject is searchable after the load');
+      assert.equal((await reopened.getCollection('big'))?.faceCount, 10_000);
+      await reopened.close();
+    } finally {
+      clearInterval(tick);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
