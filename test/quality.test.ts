@@ -134,6 +134,14 @@ describe('face quality from the real server', () => {
     assert.ok(Math.abs(full.overall - shrunk.overall) < 0.15, `${full.overall} vs ${shrunk.overall}`);
   });
 
+  it('an aligned input (aligned_input) has pose 0 and its pixels\' quality', async () => {
+    const r = (await grpc.extract({ images: [{ data: readFace('detection/insightface-rest/TH.png') }], options: { alignedInput: true } })).results[0];
+    const q = r.faces[0].quality!;
+    assert.deepEqual([q.yaw, q.pitch, q.roll], [0, 0, 0]);
+    assert.equal(q.sizePx, 112);
+    assert.ok(q.sharpness > 0.5 && q.overall > 0.5, JSON.stringify(q));
+  });
+
   it('the legacy route answers as before, and with return_quality the RPC\'s numbers', async () => {
     const data = readFace(BBT[0]);
     const rpc = (await grpc.extract({ images: [{ data }] })).results[0].faces;

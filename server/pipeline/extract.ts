@@ -60,12 +60,13 @@ function jpeg(crop: RgbImage): Promise<Buffer> {
     .jpeg({ quality: FACE_JPEG_QUALITY }).toBuffer();
 }
 
-async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number): Promise<Face> {
+async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number, alignedInput: boolean): Promise<Face> {
   const [x1, y1, x2, y2] = face.box;
   const points = Array.from(face.landmarks, (v, i) => v * (i % 2 ? sy : sx));
   const landmarks = [];
   for (let k = 0; k < 5; k++) landmarks.push(create(PointSchema, { x: points[2 * k], y: points[2 * k + 1] }));
-  const quality = assessFace(points, Math.max((x2 - x1) * sx, (y2 - y1) * sy), face.pixels);
+  // An aligned input's landmarks are the template's: its pose is not known.
+  const quality = assessFace(alignedInput ? undefined : points, Math.max((x2 - x1) * sx, (y2 - y1) * sy), face.pixels);
   return create(FaceSchema, {
     score: face.score,
     box: create(BoxSchema, {
@@ -175,7 +176,7 @@ export class Extractor {
           });
         }
       }
-      const faces = await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height)));
+      const faces = await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height, plan.alignedInput)));
       result = create(ImageResultSchema, {
         width,
         height,

@@ -134,9 +134,12 @@ export function partScores(q: Omit<Quality, 'overall'>): { pose: number; sharpne
   };
 }
 
-/** A face's quality from its landmarks and box side in original pixels and its pixel figures. */
-export function assessFace(landmarks: ArrayLike<number>, sizePx: number, pixels: FacePixels): Quality {
-  const pose = headPose(landmarks);
+/**
+ * A face's quality from its landmarks and box side in original pixels and its pixel figures.
+ * Without landmarks (an image that was an aligned face already) the pose is unknown, read as 0.
+ */
+export function assessFace(landmarks: ArrayLike<number> | undefined, sizePx: number, pixels: FacePixels): Quality {
+  const pose = landmarks ? headPose(landmarks) : { yaw: 0, pitch: 0, roll: 0 };
   const parts = {
     ...pose,
     sharpness: pixels.detail ** 2 / (pixels.detail ** 2 + QUALITY_SCALE.detailHalf ** 2),

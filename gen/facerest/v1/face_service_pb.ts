@@ -360,7 +360,8 @@ export type FaceQuality = Message<"facerest.v1.FaceQuality"> & {
   /**
    * Head pose in degrees, 0 facing the camera. Yaw: positive when the face turns toward the
    * image's right. Pitch: positive chin up. Roll: positive when the head leans clockwise in the
-   * image. Mirroring the image flips the sign of yaw and roll.
+   * image. Mirroring the image flips the sign of yaw and roll. 0 for aligned_input images,
+   * whose pose the alignment took away.
    *
    * @generated from field: float yaw = 1;
    */
