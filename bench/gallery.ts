@@ -67,7 +67,7 @@ async function timeToServing(env: Record<string, string>): Promise<number> {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'facerest-bench-gallery-'));
   const pg = backend === 'postgres' ? await startPostgres() : undefined;
-  const open = (): Promise<GalleryStore> => (pg ? PostgresStore.open(pg.url) : Promise.resolve(SqliteStore.open(dir)));
+  const open = (): Promise<GalleryStore> => (pg ? PostgresStore.open(pg.url) : SqliteStore.open(dir));
   let store = await open();
   const rssStart = process.memoryUsage().rss;
   await store.createCollection({ name: 'bench', recognizer: { name: 'random', sha256: '0'.repeat(64), dim: DIM }, keepCrops: false });

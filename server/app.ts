@@ -133,7 +133,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
 
   const ready = Promise.all([loadEngine(), storeReady]).then(([e, store]) => {
     engine = e;
-    gallery = new Gallery(store, () => engine, config.gallery.limits);
+    gallery = new Gallery(store, () => engine, config.gallery.limits, config.gallery.enrollMinQuality);
     log.info({ backend: store.backend }, 'gallery open');
     health.set(true);
     return e.models;

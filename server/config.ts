@@ -36,6 +36,8 @@ export interface GallerySettings {
   /** FACEREST_DATABASE_POOL_SIZE: connections to PostgreSQL. */
   databasePoolSize: number;
   limits: GalleryLimits;
+  /** FACEREST_ENROLL_MIN_QUALITY: Enroll refuses a face whose overall quality is under this. */
+  enrollMinQuality: number;
 }
 
 /** The network edge (server/http/): timeouts and caps for clients that stall, flood or never read. */
@@ -105,6 +107,9 @@ const DEFAULT_MAX_FACES = 500;
 /** 2.4x the 4.1 s that the 493-face crowd took on an idle worker. */
 const DEFAULT_IMAGE_BUDGET_MS = 10_000;
 
+/** See README "Face quality": the overall score of the shared photos' faces and what leaving out faces under it does. */
+const DEFAULT_ENROLL_MIN_QUALITY = 0.3;
+
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -112,6 +117,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
   }
+  return n;
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${name} must be a number from 0 to 1, got '${raw}'`);
   return n;
 }
 
@@ -229,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxFacesPerCollection: integer(env, 'FACEREST_MAX_FACES_PER_COLLECTION', 1_000_000, 1, 1_000_000_000),
         maxPageSize: integer(env, 'FACEREST_MAX_PAGE_SIZE', 1000, 1, 1_000_000),
       },
+      enrollMinQuality: fraction(env, 'FACEREST_ENROLL_MIN_QUALITY', DEFAULT_ENROLL_MIN_QUALITY),
     },
   };
 }

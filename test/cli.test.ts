@@ -87,6 +87,11 @@ describe('facerest CLI', () => {
     const group = await facerest('enroll', 'cli', 'group', join(FOLDER, 'bbt1.jpg'), '--server', server.baseUrl);
     assert.equal(group.code, 1, 'an image with several faces is refused without --largest-face');
     assert.equal(JSON.parse(group.stdout).code, 'MULTIPLE_FACES');
+    // No face of these crops reaches 0.99 (bench/quality-study.ts: medians 0.73).
+    const strict = await facerest('enroll', 'cli', 'howard', join(FOLDER, 'howard', 'howard3.png'), '--min-quality', '0.99', '--server', server.baseUrl);
+    assert.equal(strict.code, 1);
+    assert.equal(JSON.parse(strict.stdout).code, 'LOW_QUALITY');
+    assert.match(JSON.parse(strict.stdout).error, /under the minimum of 0\.99: /);
 
     const found = await facerest('identify', 'cli', join(FOLDER, 'howard', 'howard4.png'), join(FOLDER, 'raj', 'raj1.png'), '--server', server.baseUrl);
     assert.equal(found.code, 0, found.stderr);

@@ -149,8 +149,14 @@ for (const backend of ['embedded', 'postgres'] as const) {
         assert.equal(c.faceCount, enrolled - deleted, `faces: ${enrolled} enrolled - ${deleted} deleted`);
         for (const [subject, ids] of faces) {
           if (ids.length === 0) continue;
-          const s = await clients[0].call(G.getSubject, { collection: 'busy', subject });
-          assert.deepEqual(s.faces.map((f) => f.faceId).sort(), [...ids].sort(), `${subject}'s faces`);
+          const stored: string[] = [];
+          let pageToken = '';
+          do {
+            const page = await clients[0].call(G.getSubject, { collection: 'busy', subject, pageToken });
+            stored.push(...page.faces.map((f) => f.faceId));
+            pageToken = page.nextPageToken;
+          } while (pageToken);
+          assert.deepEqual(stored.sort(), [...ids].sort(), `${subject}'s faces`);
         }
         console.log(`# ${backend}, ${SECONDS} s over ${clients.length} connections: ${enrolled} faces enrolled, ${deleted} deleted, ${identified} identifications, 0 errors`);
         assert.equal(right, identified);

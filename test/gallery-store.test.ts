@@ -156,7 +156,7 @@ for (const make of [embedded, postgres]) {
       const faces = await store.listSubjects('people', 1000);
       const all: { subject: string; id: string; v: Float32Array }[] = [];
       for (const s of faces.items) {
-        for (const f of (await store.getSubject('people', s.name))!.faces) {
+        for (const f of (await store.getSubject('people', s.name, 1000))!.items) {
           all.push({ subject: s.name, id: f.id, v: (await store.getFace('people', f.id))!.embedding });
         }
       }
@@ -190,23 +190,38 @@ for (const make of [embedded, postgres]) {
     });
 
     it('gets a subject with its faces and crops; gets one face with its embedding', async () => {
-      const s = (await store.getSubject('people', 'alice'))!;
-      assert.equal(s.faces.length, 2);
-      assert.deepEqual([...(s.faces.find((f) => f.crop)?.crop ?? [])], [1, 2, 3]);
-      const f = (await store.getFace('people', s.faces[0].id))!;
+      const s = (await store.getSubject('people', 'alice', 100))!;
+      assert.equal(s.items.length, 2);
+      assert.equal(s.faceCount, 2);
+      assert.equal(s.next, undefined);
+      assert.deepEqual([...(s.items.find((f) => f.crop)?.crop ?? [])], [1, 2, 3]);
+      const f = (await store.getFace('people', s.items[0].id))!;
       assert.equal(f.subject, 'alice');
       assert.equal(f.embedding.length, 64);
       assert.ok(Math.abs(Math.hypot(...f.embedding) - 1) < 1e-5);
-      assert.equal(await store.getSubject('people', 'nobody'), undefined);
+      assert.equal(await store.getSubject('people', 'nobody', 100), undefined);
       assert.equal(await store.getFace('people', 'no-such-face'), undefined);
     });
 
+    it("pages a subject's faces oldest first with a cursor, each page with the whole count", async () => {
+      const first = (await store.getSubject('people', 'alice', 1))!;
+      assert.equal(first.items.length, 1);
+      assert.equal(first.faceCount, 2);
+      assert.ok(first.next);
+      const second = (await store.getSubject('people', 'alice', 1, first.next))!;
+      assert.equal(second.items.length, 1);
+      assert.equal(second.next, undefined);
+      const all = (await store.getSubject('people', 'alice', 100))!.items;
+      assert.deepEqual([first.items[0].id, second.items[0].id], all.map((f) => f.id));
+      assert.ok(all[0].createdAt <= all[1].createdAt);
+    });
+
     it('deletes a face (its subject goes with its last face) and a subject with all its faces', async () => {
-      const bob = (await store.getSubject('people', 'bob'))!;
-      assert.equal(await store.deleteFace('people', bob.faces[0].id), true);
-      assert.equal(await store.deleteFace('people', bob.faces[0].id), false);
-      assert.equal(await store.getSubject('people', 'bob'), undefined, 'no subject without faces');
-      const [after] = await store.search('people', [(await store.getFace('people', (await store.getSubject('people', 'alice'))!.faces[0].id))!.embedding], 40, -1);
+      const bob = (await store.getSubject('people', 'bob', 100))!;
+      assert.equal(await store.deleteFace('people', bob.items[0].id), true);
+      assert.equal(await store.deleteFace('people', bob.items[0].id), false);
+      assert.equal(await store.getSubject('people', 'bob', 100), undefined, 'no subject without faces');
+      const [after] = await store.search('people', [(await store.getFace('people', (await store.getSubject('people', 'alice', 100))!.items[0].id))!.embedding], 40, -1);
       assert.ok(!after.some((m) => m.subject === 'bob'));
       assert.equal(await store.deleteSubject('people', 'alice'), 2);
       assert.equal(await store.deleteSubject('people', 'alice'), 0);
@@ -262,14 +277,38 @@ for (const make of [embedded, postgres]) {
 describe('gallery store: embedded, one process per data directory', () => {
   it('refuses a second opening of a data directory in use, with a message that says what to do', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-lock-'));
-    const first = SqliteStore.open(dir);
+    const first = await SqliteStore.open(dir);
     try {
-      assert.throws(() => SqliteStore.open(dir), /in use by another facerest process: give each its own FACEREST_DATA_DIR/);
+      await assert.rejects(SqliteStore.open(dir), /in use by another facerest process: give each its own FACEREST_DATA_DIR/);
     } finally {
       await first.close();
     }
-    const again = SqliteStore.open(dir);
+    const again = await SqliteStore.open(dir);
     await again.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets the event loop turn while a large index loads (a server must answer probes meanwhile)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-load-'));
+    const rnd = random(7);
+    const store = await SqliteStore.open(dir);
+    await store.createCollection({ name: 'big', recognizer: REC, keepCrops: false });
+    for (let i = 0; i < 10; i++) await store.addFaces('big', `s${i}`, Array.from({ length: 1000 }, () => ({ embedding: unit(64, rnd) })));
+    await store.close();
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      const reopened = await SqliteStore.open(dir);
+      // Synchronous loading would let no timer run before the open resolves; 10,000 faces are
+      // 5 chunks with a turn between them.
+      assert.ok(turns >= 3, `${turns} turns of the event loop while 10,000 faces loaded`);
+      const [found] = await reopened.search('big', [unit(64, rnd)], 3, -1);
+      assert.equal(found.length, 3, 'every subject is searchable after the load');
+      assert.equal((await reopened.getCollection('big'))?.faceCount, 10_000);
+      await reopened.close();
+    } finally {
+      clearInterval(tick);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

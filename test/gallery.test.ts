@@ -114,7 +114,16 @@ for (const backend of ['embedded', 'postgres'] as const) {
       assert.match(await outcome(client.call(G.listSubjects, { collection: 'cast', pageToken: 'not-a-token' })), /^INVALID_ARGUMENT: page_token/);
       const s = await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon' });
       assert.equal(s.subject?.faceCount, 2);
+      assert.equal(s.nextPageToken, '');
       for (const f of s.faces) assert.deepEqual([...f.alignedFace.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+      // A subject's faces come in pages too, oldest first, each page with the whole count.
+      const first = await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon', pageSize: 1 });
+      assert.deepEqual([first.faces.length, first.subject?.faceCount], [1, 2]);
+      const second = await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon', pageSize: 1, pageToken: first.nextPageToken });
+      assert.deepEqual([...first.faces, ...second.faces].map((f) => f.faceId), s.faces.map((f) => f.faceId));
+      assert.equal(second.nextPageToken, '');
+      assert.match(await outcome(client.call(G.getSubject, { collection: 'cast', subject: 'sheldon', pageSize: 5000 })),
+        /^INVALID_ARGUMENT: page_size 5000 is over the limit of 1000 \(FACEREST_MAX_PAGE_SIZE\)/);
       await client.call(G.deleteFace, { collection: 'cast', faceId: s.faces[0].faceId });
       assert.match(await outcome(client.call(G.deleteFace, { collection: 'cast', faceId: s.faces[0].faceId })), /^NOT_FOUND: no face/);
       assert.equal((await client.call(G.getSubject, { collection: 'cast', subject: 'sheldon' })).faces.length, 1);

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { PROJECT_ROOT } from '../models/packs/paths.js';
 import { browserSuiteOptions, requireChromium } from './helpers/browser.js';
 import { BBT, sharedPath } from './helpers/data.js';
@@ -64,6 +65,13 @@ describe('web page (Chromium)', browserSuiteOptions(), () => {
       const white = await processed(page, 'white.png');
       assert.equal(bbt1.faces, '4');
       assert.equal(bbt1.crops, 4);
+      // Each crop shows its face's quality, the number the server computed for that face.
+      const shown = await page.locator('figure[data-file="bbt1.jpg"] .crop .quality').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-quality'))));
+      const grpc = new FaceGrpcClient(server.address);
+      const expected = (await grpc.extract({ images: [{ data: readFileSync(photo(BBT[0])) }] })).results[0].faces.map((f) => f.quality!.overall);
+      grpc.close();
+      assert.deepEqual(shown.map((q) => q.toFixed(3)), expected.map((q) => q.toFixed(3)));
+      assert.match(await page.locator('figure[data-file="bbt1.jpg"] .crop .quality').first().getAttribute('title') ?? '', /^quality 0\.\d\d: yaw -?\d+°, pitch/);
       assert.equal(white.faces, '0');
       assert.equal(white.error, null);
       assert.ok(extractTypes.length >= 2 && extractTypes.every((t) => /^application\/(json|proto)/.test(t)), extractTypes.join());

@@ -1,7 +1,7 @@
 /** What the facerest commands share: options, the client, errors, JSON of a face. */
 import { ConnectError } from '@connectrpc/connect';
 import { parseArgs } from 'node:util';
-import { Gender, type Face } from '../../gen/facerest/v1/face_service_pb.js';
+import { Gender, type Face, type FaceQuality } from '../../gen/facerest/v1/face_service_pb.js';
 import { createFaceClient, type FaceClient, type Protocol } from '../node/face-client.js';
 
 export const DEFAULT_SERVER = process.env.FACEREST_URL || 'http://localhost:18080';
@@ -32,6 +32,7 @@ function parseOptions(argv: string[]) {
       'top-k': { type: 'string' },
       threshold: { type: 'string' },
       'largest-face': { type: 'boolean', default: false },
+      'min-quality': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,6 +62,14 @@ export function callError(err: unknown, server: string): Error {
   return err as Error;
 }
 
+function qualityJson(q: FaceQuality) {
+  const round = (v: number, d: number) => Number(v.toFixed(d));
+  return {
+    overall: round(q.overall, 3), yaw: round(q.yaw, 1), pitch: round(q.pitch, 1), roll: round(q.roll, 1),
+    sharpness: round(q.sharpness, 3), brightness: round(q.brightness, 3), size_px: q.sizePx,
+  };
+}
+
 export function faceJson(f: Face) {
   return {
     bbox: f.box ? [f.box.x1, f.box.y1, f.box.x2, f.box.y2].map((v) => Math.round(v)) : [],
@@ -68,6 +77,7 @@ export function faceJson(f: Face) {
     landmarks: f.landmarks.map((p) => [Number(p.x.toFixed(1)), Number(p.y.toFixed(1))]),
     ...(f.age !== undefined ? { age: Math.round(f.age) } : {}),
     ...(f.gender !== Gender.UNSPECIFIED ? { gender: f.gender === Gender.MALE ? 'male' : 'female' } : {}),
+    ...(f.quality ? { quality: qualityJson(f.quality) } : {}),
     vec: f.embedding.map((v) => Number(v.toFixed(6))),
   };
 }

@@ -18,8 +18,9 @@ const USAGE = `usage:
   facerest extract <files or folders...> [--max-size N] [--server URL] [--protocol grpc|connect|grpc-web] [--jsonl]
                                                   one line per image: JSON with --jsonl or when piped, else a summary
   facerest verify <a> <b> [--threshold T]         same person or not (the server's Verify; 'compare' is the same)
-  facerest enroll <collection> <subject> <files or folders...> [--largest-face]
-                                                  enrol one face per image (the collection is created if new)
+  facerest enroll <collection> <subject> <files or folders...> [--largest-face] [--min-quality Q]
+                                                  enrol one face per image (the collection is created if new);
+                                                  faces under quality Q (default: the server's) are refused
   facerest identify <collection> <files or folders...> [--top-k N] [--threshold T]
                                                   who is in each image: one line per image
   facerest reembed <collection>                   re-embed a collection's faces with the server's current recognizer
@@ -28,7 +29,8 @@ const USAGE = `usage:
 function summary(result: ImageResult): string {
   if (result.error) return `error: ${result.error.message}`;
   const n = result.faces.length;
-  return `${n} face${n === 1 ? '' : 's'}${n ? ` (score ${result.faces.map((f) => f.score.toFixed(2)).join(', ')})` : ''}`;
+  const each = result.faces.map((f) => f.score.toFixed(2) + (f.quality ? ` q ${f.quality.overall.toFixed(2)}` : ''));
+  return `${n} face${n === 1 ? '' : 's'}${n ? ` (score ${each.join(', ')})` : ''}`;
 }
 
 function maxSizeOf(value: string | undefined): number | undefined {

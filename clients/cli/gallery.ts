@@ -83,6 +83,7 @@ export async function enroll(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   const [collection, subject, ...paths] = positionals;
   if (!collection || !subject || paths.length === 0) throw new UsageError('enroll needs a collection, a subject and at least one file or folder');
+  const minQuality = numberOption('min-quality', values['min-quality'], (n) => n >= 0 && n <= 1);
   const files = await listImages(paths);
   if (files.length === 0) throw new CliError(`no image files found in ${paths.join(', ')}`);
   return withClient(values, async (client) => {
@@ -94,7 +95,7 @@ export async function enroll(argv: string[]): Promise<number> {
       process.stderr.write(`facerest: created collection '${collection}'\n`);
     }
     return batches(files, values.jsonl || !process.stdout.isTTY, async (_, data) => {
-      const res = await client.gallery.enroll({ collection, subject, images: data.map((d) => ({ data: d })), largestFace: values['largest-face'] });
+      const res = await client.gallery.enroll({ collection, subject, images: data.map((d) => ({ data: d })), largestFace: values['largest-face'], minQuality });
       return res.results.map((r) => (r.error
         ? { ok: false, line: { error: r.error.message, code: ImageErrorCode[r.error.code] }, text: `not enrolled: ${r.error.message}` }
         : { ok: true, line: { subject, face_id: r.faceId }, text: `enrolled as ${subject} (face ${r.faceId})` }));

@@ -11,6 +11,8 @@ export interface PageFace {
 }
 
 const BOX = '#00c853';
+/** Box colours by overall quality: good, usable, poor (the server's default enrolment minimum is 0.3). */
+const QUALITY_COLOURS: [min: number, colour: string][] = [[0.5, BOX], [0.3, '#ffab00'], [0, '#ff1744']];
 const POINTS = ['#ff1744', '#ff1744', '#2979ff', '#ffab00', '#ffab00'];
 
 /**
@@ -36,10 +38,12 @@ export function drawFaces(canvas: HTMLCanvasElement, bitmap: ImageBitmap | undef
   result.faces.forEach((f, i) => {
     if (!f.box) return;
     const { x1, y1, x2, y2 } = f.box;
-    ctx.strokeStyle = BOX;
+    const colour = f.quality ? QUALITY_COLOURS.find(([min]) => f.quality!.overall >= min)![1] : BOX;
+    ctx.strokeStyle = colour;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    ctx.fillStyle = BOX;
-    ctx.fillText(withScore ? `${labels[i]} ${f.score.toFixed(2)}` : labels[i], x1, Math.max(12 * unit, y1 - 3 * unit));
+    ctx.fillStyle = colour;
+    const text = [labels[i], withScore ? f.score.toFixed(2) : '', f.quality ? `q ${f.quality.overall.toFixed(2)}` : ''].filter(Boolean).join(' ');
+    ctx.fillText(text, x1, Math.max(12 * unit, y1 - 3 * unit));
     f.landmarks.forEach((p, k) => {
       ctx.fillStyle = POINTS[k] ?? BOX;
       ctx.beginPath();
@@ -65,6 +69,16 @@ export function cropList(faces: PageFace[]): HTMLElement {
       item.append(img);
     }
     item.append(f.label);
+    const q = f.face.quality;
+    if (q) {
+      const line = document.createElement('div');
+      line.className = 'quality';
+      line.dataset.quality = q.overall.toFixed(4);
+      line.textContent = `q ${q.overall.toFixed(2)}`;
+      line.title = `quality ${q.overall.toFixed(2)}: yaw ${Math.round(q.yaw)}°, pitch ${Math.round(q.pitch)}°, roll ${Math.round(q.roll)}°, `
+        + `sharpness ${q.sharpness.toFixed(2)}, brightness ${q.brightness.toFixed(2)}, ${q.sizePx} px`;
+      item.append(line);
+    }
     list.append(item);
   }
   return list;

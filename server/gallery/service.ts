@@ -12,7 +12,8 @@ import type { LoadedRecognizer } from '../engine.js';
 import { ServiceError } from '../errors.js';
 import type { KeyScope } from '../http/auth.js';
 import type { Call, Extractor } from '../pipeline/extract.js';
-import { AlreadyExistsError, type CollectionRecord, type GalleryStore, type Match, type NewFace, type Page, type SubjectSummary } from './store.js';
+import { weakestPart } from '../pipeline/quality.js';
+import { AlreadyExistsError, type CollectionRecord, type FaceRecord, type GalleryStore, type Match, type NewFace, type Page, type SubjectSummary } from './store.js';
 
 export interface GalleryLimits {
   /** Collections in the gallery. */
@@ -70,6 +71,8 @@ export interface EnrollInput {
   embeddings: { values: number[] }[];
   options?: ExtractOptions;
   largestFace: boolean;
+  /** Absent: the server's default. */
+  minQuality?: number;
 }
 
 export interface EnrollOutcome {
@@ -97,6 +100,8 @@ export class Gallery {
     private readonly store: GalleryStore,
     private readonly engine: () => LoadedEngine | undefined,
     private readonly limits: GalleryLimits,
+    /** Enroll's default minimum overall quality (EnrollRequest.min_quality overrides it). */
+    private readonly enrollMinQuality = 0,
   ) {}
 
   private loaded(): LoadedEngine {
@@ -186,6 +191,8 @@ export class Gallery {
       throw new ServiceError('limit', `collection '${c.name}' has ${c.faceCount} faces; ${input.images.length + given.length} more would pass `
         + `the limit of ${this.limits.maxFacesPerCollection} (FACEREST_MAX_FACES_PER_COLLECTION)`);
     }
+    const minQuality = input.minQuality ?? this.enrollMinQuality;
+    if (!(minQuality >= 0 && minQuality <= 1)) throw new ServiceError('invalid', `min_quality must be from 0 to 1, got ${minQuality}`);
     const keepAligned = input.options?.returnAlignedFace ?? false;
     const results: EnrollOutcome['results'] = [];
     const faces: NewFace[] = [];
@@ -195,6 +202,11 @@ export class Gallery {
       else if (r.faces.length === 0) results.push({ faceId: '', error: imageError(ImageErrorCode.NO_FACE, 'no face found in the image') });
       else if (r.faces.length > 1 && !input.largestFace) {
         results.push({ faceId: '', error: imageError(ImageErrorCode.MULTIPLE_FACES, `${r.faces.length} faces in the image: enrol one face per image, or set largest_face`) });
+      } else if (largest(r.faces).quality!.overall < minQuality) {
+        const q = largest(r.faces).quality!;
+        // Poor faces enrolled make every later match of the subject less certain.
+        results.push({ faceId: '', error: imageError(ImageErrorCode.LOW_QUALITY,
+          `face quality ${q.overall.toFixed(2)} is under the minimum of ${+minQuality.toFixed(3)}: ${weakestPart(q)}`) });
       } else {
         const face = largest(r.faces);
         faces.push({ embedding: Float32Array.from(face.embedding), crop: c.keepCrops ? face.alignedFace : undefined });
@@ -256,19 +268,24 @@ export class Gallery {
 
   async listSubjects(collection: string, pageSize: number, token: string, scope: KeyScope): Promise<Page<SubjectSummary>> {
     const c = await this.collection(collection, scope);
-    if (pageSize > this.limits.maxPageSize) {
-      throw new ServiceError('limit', `page_size ${pageSize} is over the limit of ${this.limits.maxPageSize} (FACEREST_MAX_PAGE_SIZE)`);
-    }
-    const page = await this.store.listSubjects(c.name, pageSize || DEFAULT_PAGE_SIZE, cursorOf(token));
+    const page = await this.store.listSubjects(c.name, this.pageSize(pageSize), cursorOf(token));
     return { items: page.items, next: page.next === undefined ? undefined : pageToken(page.next) };
   }
 
-  async getSubject(collection: string, subject: string, scope: KeyScope) {
+  /** The subject with its face count and one page of its faces, oldest first. */
+  async getSubject(collection: string, subject: string, pageSize: number, token: string, scope: KeyScope): Promise<SubjectSummary & Page<FaceRecord>> {
     const c = await this.collection(collection, scope);
     checkName('subject', subject);
-    const s = await this.store.getSubject(c.name, subject);
+    const s = await this.store.getSubject(c.name, subject, this.pageSize(pageSize), cursorOf(token));
     if (!s) throw new ServiceError('not_found', `no subject '${subject}' in collection '${c.name}'`);
-    return s;
+    return { ...s, next: s.next === undefined ? undefined : pageToken(s.next) };
+  }
+
+  private pageSize(asked: number): number {
+    if (asked > this.limits.maxPageSize) {
+      throw new ServiceError('limit', `page_size ${asked} is over the limit of ${this.limits.maxPageSize} (FACEREST_MAX_PAGE_SIZE)`);
+    }
+    return asked || DEFAULT_PAGE_SIZE;
   }
 
   async deleteSubject(collection: string, subject: string, scope: KeyScope): Promise<number> {

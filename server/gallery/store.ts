@@ -82,8 +82,11 @@ export interface GalleryStore {
 
   /** Subjects by name order, `pageSize` at most, after the cursor. */
   listSubjects(collection: string, pageSize: number, cursor?: string): Promise<Page<SubjectSummary>>;
-  /** A subject's faces, oldest first; undefined when unknown. */
-  getSubject(collection: string, subject: string): Promise<{ name: string; faces: FaceRecord[] } | undefined>;
+  /**
+   * A subject with its face count and a page of its faces, oldest first (face ids are
+   * time-ordered), `pageSize` at most, after the cursor; undefined when unknown.
+   */
+  getSubject(collection: string, subject: string, pageSize: number, cursor?: string): Promise<(SubjectSummary & Page<FaceRecord>) | undefined>;
   /** Faces removed; 0 when the subject was unknown. */
   deleteSubject(collection: string, subject: string): Promise<number>;
   /** False when unknown. A subject left without faces is removed with its last face. */

@@ -32,11 +32,24 @@ export interface LegacyFace {
   age?: number;
   /** With extract_ga, when a gender model is loaded: 0 female, 1 male (InsightFace's coding). */
   gender?: number;
+  /** With return_quality (a facerest key): the face's quality, as the RPC's FaceQuality. */
+  quality?: LegacyQuality;
+}
+
+export interface LegacyQuality {
+  yaw: number;
+  pitch: number;
+  roll: number;
+  sharpness: number;
+  brightness: number;
+  size_px: number;
+  overall: number;
 }
 
 /** What the JSON asked for beyond the request message itself. */
 export interface LegacyOutput {
   landmarks: boolean;
+  quality: boolean;
   /** Positions of images over the byte limit: never decoded, answered [] as any failed image. */
   skipped: number[];
 }
@@ -111,11 +124,15 @@ const OPTION_FIELDS = new Map<string, { field: string; map?: (v: unknown) => unk
   ['extract_embedding', { field: 'skip_embedding', map: (v) => (typeof v === 'boolean' ? !v : v) }],
   ['embed_only', { field: 'aligned_input' }],
   ['extract_ga', { field: 'return_age_gender' }],
+  // facerest's own: drop faces under this quality.
+  ['min_quality', { field: 'min_quality' }],
 ]);
 
 /** Keys of this route's own output, checked here as they map onto no option. */
 const OUTPUT_KEYS = new Map<string, [check: (v: unknown) => boolean, expected: string]>([
   ['return_landmarks', [(v) => typeof v === 'boolean', 'true or false']],
+  // facerest's own: each face's quality, absent otherwise so that old clients see the same answer.
+  ['return_quality', [(v) => typeof v === 'boolean', 'true or false']],
   // InsightFace-REST's output format; "1" is the one this route (and that server's clients) speak.
   ['api_ver', [(v) => v === '1' || v === 1, '"1" (the only output format served)']],
 ]);
@@ -123,7 +140,7 @@ const OUTPUT_KEYS = new Map<string, [check: (v: unknown) => boolean, expected: s
 const KNOWN_KEYS = [...OPTION_FIELDS.keys(), ...OUTPUT_KEYS.keys()];
 
 /** The option names of refusals made by the pipeline, as this route's clients spell them. */
-export const LEGACY_OPTION_NAMES: OptionNames = { detectionThreshold: 'threshold', returnAgeGender: 'extract_ga' };
+export const LEGACY_OPTION_NAMES: OptionNames = { detectionThreshold: 'threshold', returnAgeGender: 'extract_ga', minQuality: 'min_quality' };
 
 function isUint32(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
@@ -194,7 +211,7 @@ export function toExtractRequest(body: unknown, maxImageBytes: number): { reques
     else decoded.push(decodeBase64(s, i));
   });
   const request = create(ExtractRequestSchema, { images: decoded.map((d) => create(ImageSchema, { data: d })), options });
-  return { request, output: { landmarks: body.return_landmarks === true, skipped } };
+  return { request, output: { landmarks: body.return_landmarks === true, quality: body.return_quality === true, skipped } };
 }
 
 /** The original response shape; extra fields only when the request asked for them and a model gave them. */
@@ -216,6 +233,10 @@ export function toLegacyResponse(res: ExtractResponse, request: ExtractRequest, 
       // As the RPC: an attribute no loaded model gives is absent, not 0.
       if (f.age !== undefined) face.age = Math.round(f.age);
       if (f.gender !== Gender.UNSPECIFIED) face.gender = f.gender === Gender.MALE ? 1 : 0;
+    }
+    if (output.quality && f.quality) {
+      const { yaw, pitch, roll, sharpness, brightness, sizePx, overall } = f.quality;
+      face.quality = { yaw, pitch, roll, sharpness, brightness, size_px: sizePx, overall };
     }
     return face;
   }));

@@ -6,7 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import sharp from 'sharp';
 import {
-  BoxSchema, ExtractResponseSchema, ExtractStreamResponseSchema, FaceSchema, ImageResultSchema, PointSchema,
+  BoxSchema, ExtractResponseSchema, ExtractStreamResponseSchema, FaceQualitySchema, FaceSchema, ImageResultSchema, PointSchema,
   type ExtractRequest, type ExtractResponse, type ExtractStreamRequest, type ExtractStreamResponse,
   type Face, type ImageResult, Gender, ImageErrorCode, ImageErrorSchema,
 } from '../../gen/facerest/v1/face_service_pb.js';
@@ -21,6 +21,7 @@ import { mapBounded, mapUnordered } from './concurrency.js';
 import { decodeImage, ImageError } from './decode.js';
 import type { FoundFace } from '../worker/faces.js';
 import { planImages, type ImagePlan, type OptionNames, type ServerCaps } from './options.js';
+import { assessFace } from './quality.js';
 
 const FACE_JPEG_QUALITY = 90;
 
@@ -59,12 +60,13 @@ function jpeg(crop: RgbImage): Promise<Buffer> {
     .jpeg({ quality: FACE_JPEG_QUALITY }).toBuffer();
 }
 
-async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number): Promise<Face> {
+async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number, alignedInput: boolean): Promise<Face> {
   const [x1, y1, x2, y2] = face.box;
+  const points = Array.from(face.landmarks, (v, i) => v * (i % 2 ? sy : sx));
   const landmarks = [];
-  for (let k = 0; k < 5; k++) {
-    landmarks.push(create(PointSchema, { x: face.landmarks[2 * k] * sx, y: face.landmarks[2 * k + 1] * sy }));
-  }
+  for (let k = 0; k < 5; k++) landmarks.push(create(PointSchema, { x: points[2 * k], y: points[2 * k + 1] }));
+  // An aligned input's landmarks are the template's: its pose is not known.
+  const quality = assessFace(alignedInput ? undefined : points, Math.max((x2 - x1) * sx, (y2 - y1) * sy), face.pixels);
   return create(FaceSchema, {
     score: face.score,
     box: create(BoxSchema, {
@@ -76,6 +78,7 @@ async function toFace(face: FoundFace, sx: number, sy: number, width: number, he
     alignedFace: face.crop ? await jpeg(face.crop) : undefined,
     age: face.attributes?.age,
     gender: face.attributes?.gender === 'male' ? Gender.MALE : face.attributes?.gender === 'female' ? Gender.FEMALE : undefined,
+    quality: create(FaceQualitySchema, quality),
   });
 }
 
@@ -169,13 +172,15 @@ export class Extractor {
           small.faces.forEach((f, i) => {
             f.embedding = again.faces[i]?.embedding ?? f.embedding;
             f.crop = again.faces[i]?.crop ?? f.crop;
+            f.pixels = again.faces[i]?.pixels ?? f.pixels;
           });
         }
       }
+      const faces = await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height, plan.alignedInput)));
       result = create(ImageResultSchema, {
         width,
         height,
-        faces: await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height))),
+        faces: plan.minQuality > 0 ? faces.filter((f) => f.quality!.overall >= plan.minQuality) : faces,
         facesTruncated: found.truncated,
       });
     } catch (err) {

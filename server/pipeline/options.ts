@@ -25,6 +25,8 @@ export interface ImagePlan {
   maxSize: number;
   /** The images are aligned faces: decoded straight to the aligned size, no detection. */
   alignedInput: boolean;
+  /** Faces whose overall quality is under this are dropped; 0 = none. */
+  minQuality: number;
   /** The worker's query for an image decoded at `scale` decoded pixels per original pixel. */
   query(scale: number): FaceQuery;
 }
@@ -33,15 +35,20 @@ export interface ImagePlan {
 export interface OptionNames {
   detectionThreshold: string;
   returnAgeGender: string;
+  minQuality: string;
 }
 
-const V1_NAMES: OptionNames = { detectionThreshold: 'detection_threshold', returnAgeGender: 'return_age_gender' };
+const V1_NAMES: OptionNames = { detectionThreshold: 'detection_threshold', returnAgeGender: 'return_age_gender', minQuality: 'min_quality' };
 
 /** Throws an 'invalid' ServiceError naming the option (in the caller's own spelling). */
 export function planImages(o: ExtractOptions | undefined, caps: ServerCaps, names: OptionNames = V1_NAMES): ImagePlan {
   const threshold = o?.detectionThreshold;
   if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
     throw new ServiceError('invalid', `"${names.detectionThreshold}" must be a number from 0 to 1, got ${threshold}`);
+  }
+  const minQuality = o?.minQuality ?? 0;
+  if (!(minQuality >= 0 && minQuality <= 1)) {
+    throw new ServiceError('invalid', `"${names.minQuality}" must be a number from 0 to 1, got ${minQuality}`);
   }
   const ageGender = o?.returnAgeGender ?? false;
   if (ageGender && !caps.hasAttributes) {
@@ -51,6 +58,7 @@ export function planImages(o: ExtractOptions | undefined, caps: ServerCaps, name
   return {
     maxSize: o?.maxSize ?? DEFAULT_MAX_SIZE,
     alignedInput,
+    minQuality,
     query: (scale) => ({
       threshold,
       limitFaces: o?.keepLargestFaces ?? 0,

@@ -62,7 +62,7 @@ export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
     enroll: (req, ctx) => answer(async () => {
       const out = await gallery().enroll({
         collection: req.collection, subject: req.subject, images: req.images, embeddings: req.embeddings,
-        options: req.options, largestFace: req.largestFace,
+        options: req.options, largestFace: req.largestFace, minQuality: req.minQuality,
       }, scopeOf(ctx), callOf(ctx));
       return { faceIds: out.faceIds, results: out.results };
     }),
@@ -86,10 +86,11 @@ export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
       return { subjects: page.items, nextPageToken: page.next ?? '' };
     }),
     getSubject: (req, ctx) => answer(async () => {
-      const s = await gallery().getSubject(req.collection, req.subject, scopeOf(ctx));
+      const s = await gallery().getSubject(req.collection, req.subject, req.pageSize, req.pageToken, scopeOf(ctx));
       return {
-        subject: { name: s.name, faceCount: s.faces.length },
-        faces: s.faces.map((f) => create(EnrolledFaceSchema, { faceId: f.id, createTime: timestampFromDate(f.createdAt), alignedFace: f.crop })),
+        subject: { name: s.name, faceCount: s.faceCount },
+        faces: s.items.map((f) => create(EnrolledFaceSchema, { faceId: f.id, createTime: timestampFromDate(f.createdAt), alignedFace: f.crop })),
+        nextPageToken: s.next ?? '',
       };
     }),
     deleteSubject: (req, ctx) => answer(async () => ({

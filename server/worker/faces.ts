@@ -8,6 +8,7 @@ import type {
   AttributeModel, Attributes, BoxArray, Detection, Detector, Landmarker, Recognizer, RgbImage,
 } from '../../models/inference/types.js';
 import { ALIGNED_SIZE, ARCFACE_TEMPLATE, alignmentMap, alignmentView } from './align.js';
+import { measureFace, type FacePixels } from './face-pixels.js';
 
 export interface FaceModels {
   detector: Detector;
@@ -73,6 +74,8 @@ export interface FoundFace {
   crop?: RgbImage;
   /** Age and gender, when asked for. */
   attributes?: Attributes;
+  /** What the aligned face's pixels say about its quality. */
+  pixels: FacePixels;
 }
 
 /** Seconds spent in each model role ('detector', 'landmarks', 'recognizer', 'attributes'). */
@@ -131,6 +134,7 @@ async function alignedFace(models: FaceModels, image: RgbImage, q: FaceQuery, sp
     embedding: embedding && l2Normalise(embedding),
     crop: q.returnCrops ? sampleToRgb(image, view.map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
     attributes: q.attributes ? await attributesOf(models, image, box, spent) : undefined,
+    pixels: measureFace(view),
   }];
 }
 
@@ -217,6 +221,7 @@ async function facesOf(models: FaceModels, image: RgbImage, detections: Detectio
     embedding: embeddings[i] && l2Normalise(embeddings[i]),
     crop: q.returnCrops ? sampleToRgb(views[i].image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
     attributes: attributes[i],
+    pixels: measureFace(views[i]),
   }));
 }
 
@@ -229,5 +234,6 @@ async function facesAt(models: FaceModels, image: RgbImage, points: Float32Array
     box: [0, 0, 0, 0], score: 0, landmarks,
     embedding: embeddings[i] && l2Normalise(embeddings[i]),
     crop: q.returnCrops ? sampleToRgb(views[i].image, views[i].map, ALIGNED_SIZE, ALIGNED_SIZE) : undefined,
+    pixels: measureFace(views[i]),
   }));
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file facerest/v1/face_service.proto.
  */
 export const file_facerest_v1_face_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwiiwIKDkV4dHJhY3RPcHRpb25zEhUKCG1heF9zaXplGAEgASgNSACIAQESIAoTZGV0ZWN0aW9uX3RocmVzaG9sZBgCIAEoAkgBiAEBEhoKEmtlZXBfbGFyZ2VzdF9mYWNlcxgDIAEoDRIYChBtaW5fZmFjZV9zaXplX3B4GAQgASgNEhYKDnNraXBfZW1iZWRkaW5nGAUgASgIEhsKE3JldHVybl9hbGlnbmVkX2ZhY2UYBiABKAgSGQoRcmV0dXJuX2FnZV9nZW5kZXIYByABKAgSFQoNYWxpZ25lZF9pbnB1dBgIIAEoCEILCglfbWF4X3NpemVCFgoUX2RldGVjdGlvbl90aHJlc2hvbGQiYgoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USLAoHb3B0aW9ucxgCIAEoCzIbLmZhY2VyZXN0LnYxLkV4dHJhY3RPcHRpb25zIjwKD0V4dHJhY3RSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQicwoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIsCgdvcHRpb25zGAMgASgLMhsuZmFjZXJlc3QudjEuRXh0cmFjdE9wdGlvbnMiTQoVRXh0cmFjdFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgJEigKBnJlc3VsdBgCIAEoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0Io8BCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USJgoFZXJyb3IYAiABKAsyFy5mYWNlcmVzdC52MS5JbWFnZUVycm9yEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgiSAoKSW1hZ2VFcnJvchIpCgRjb2RlGAEgASgOMhsuZmFjZXJlc3QudjEuSW1hZ2VFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLDAQoERmFjZRINCgVzY29yZRgBIAEoAhIdCgNib3gYAiABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAMgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAQgAygCEhQKDGFsaWduZWRfZmFjZRgFIAEoDBIQCgNhZ2UYBiABKAJIAIgBARIjCgZnZW5kZXIYByABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXJCBgoEX2FnZSI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCIhsKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAIijQEKCUZhY2VJbnB1dBIjCgVpbWFnZRgBIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlSAASKwoJZW1iZWRkaW5nGAIgASgLMhYuZmFjZXJlc3QudjEuRW1iZWRkaW5nSAASEQoHZmFjZV9pZBgDIAEoCUgAEhIKCmNvbGxlY3Rpb24YBCABKAlCBwoFaW5wdXQiqQEKDVZlcmlmeVJlcXVlc3QSIQoBYRgBIAEoCzIWLmZhY2VyZXN0LnYxLkZhY2VJbnB1dBIhCgFiGAIgASgLMhYuZmFjZXJlc3QudjEuRmFjZUlucHV0EhYKCXRocmVzaG9sZBgDIAEoAkgAiAEBEiwKB29wdGlvbnMYBCABKAsyGy5mYWNlcmVzdC52MS5FeHRyYWN0T3B0aW9uc0IMCgpfdGhyZXNob2xkIowBCg5WZXJpZnlSZXNwb25zZRINCgVzY29yZRgBIAEoAhIMCgRzYW1lGAIgASgIEhEKCXRocmVzaG9sZBgDIAEoAhIkCgFhGAQgASgLMhkuZmFjZXJlc3QudjEuVmVyaWZpZWRGYWNlEiQKAWIYBSABKAsyGS5mYWNlcmVzdC52MS5WZXJpZmllZEZhY2UiUQoMVmVyaWZpZWRGYWNlEh8KBGZhY2UYASABKAsyES5mYWNlcmVzdC52MS5GYWNlEg8KB2ZhY2VfaWQYAiABKAkSDwoHc3ViamVjdBgDIAEoCSqrAgoOSW1hZ2VFcnJvckNvZGUSIAocSU1BR0VfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEicKI0lNQUdFX0VSUk9SX0NPREVfVU5TVVBQT1JURURfRk9STUFUEAESHAoYSU1BR0VfRVJST1JfQ09ERV9DT1JSVVBUEAISHgoaSU1BR0VfRVJST1JfQ09ERV9UT09fTEFSR0UQAxIlCiFJTUFHRV9FUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBBImCiJJTUFHRV9FUlJPUl9DT0RFX1BST0NFU1NJTkdfRkFJTEVEEAUSHAoYSU1BR0VfRVJST1JfQ09ERV9OT19GQUNFEAYSIwofSU1BR0VfRVJST1JfQ09ERV9NVUxUSVBMRV9GQUNFUxAHKpABCglNb2RlbFJvbGUSGgoWTU9ERUxfUk9MRV9VTlNQRUNJRklFRBAAEhcKE01PREVMX1JPTEVfREVURUNUT1IQARIYChRNT0RFTF9ST0xFX0xBTkRNQVJLUxACEhkKFU1PREVMX1JPTEVfUkVDT0dOSVpFUhADEhkKFU1PREVMX1JPTEVfQVRUUklCVVRFUxAEKkQKBkdlbmRlchIWChJHRU5ERVJfVU5TUEVDSUZJRUQQABIRCg1HRU5ERVJfRkVNQUxFEAESDwoLR0VOREVSX01BTEUQAjKvAgoLRmFjZVNlcnZpY2USRAoHRXh0cmFjdBIbLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXF1ZXN0GhwuZmFjZXJlc3QudjEuRXh0cmFjdFJlc3BvbnNlEloKDUV4dHJhY3RTdHJlYW0SIS5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVxdWVzdBoiLmZhY2VyZXN0LnYxLkV4dHJhY3RTdHJlYW1SZXNwb25zZSgBMAESOwoESW5mbxIYLmZhY2VyZXN0LnYxLkluZm9SZXF1ZXN0GhkuZmFjZXJlc3QudjEuSW5mb1Jlc3BvbnNlEkEKBlZlcmlmeRIaLmZhY2VyZXN0LnYxLlZlcmlmeVJlcXVlc3QaGy5mYWNlcmVzdC52MS5WZXJpZnlSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5mYWNlcmVzdC92MS9mYWNlX3NlcnZpY2UucHJvdG8SC2ZhY2VyZXN0LnYxIhUKBUltYWdlEgwKBGRhdGEYASABKAwitQIKDkV4dHJhY3RPcHRpb25zEhUKCG1heF9zaXplGAEgASgNSACIAQESIAoTZGV0ZWN0aW9uX3RocmVzaG9sZBgCIAEoAkgBiAEBEhoKEmtlZXBfbGFyZ2VzdF9mYWNlcxgDIAEoDRIYChBtaW5fZmFjZV9zaXplX3B4GAQgASgNEhYKDnNraXBfZW1iZWRkaW5nGAUgASgIEhsKE3JldHVybl9hbGlnbmVkX2ZhY2UYBiABKAgSGQoRcmV0dXJuX2FnZV9nZW5kZXIYByABKAgSFQoNYWxpZ25lZF9pbnB1dBgIIAEoCBIYCgttaW5fcXVhbGl0eRgJIAEoAkgCiAEBQgsKCV9tYXhfc2l6ZUIWChRfZGV0ZWN0aW9uX3RocmVzaG9sZEIOCgxfbWluX3F1YWxpdHkiYgoORXh0cmFjdFJlcXVlc3QSIgoGaW1hZ2VzGAEgAygLMhIuZmFjZXJlc3QudjEuSW1hZ2USLAoHb3B0aW9ucxgCIAEoCzIbLmZhY2VyZXN0LnYxLkV4dHJhY3RPcHRpb25zIjwKD0V4dHJhY3RSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguZmFjZXJlc3QudjEuSW1hZ2VSZXN1bHQicwoURXh0cmFjdFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAkSIQoFaW1hZ2UYAiABKAsyEi5mYWNlcmVzdC52MS5JbWFnZRIsCgdvcHRpb25zGAMgASgLMhsuZmFjZXJlc3QudjEuRXh0cmFjdE9wdGlvbnMiTQoVRXh0cmFjdFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgJEigKBnJlc3VsdBgCIAEoCzIYLmZhY2VyZXN0LnYxLkltYWdlUmVzdWx0Io8BCgtJbWFnZVJlc3VsdBIgCgVmYWNlcxgBIAMoCzIRLmZhY2VyZXN0LnYxLkZhY2USJgoFZXJyb3IYAiABKAsyFy5mYWNlcmVzdC52MS5JbWFnZUVycm9yEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDRIXCg9mYWNlc190cnVuY2F0ZWQYBSABKAgiSAoKSW1hZ2VFcnJvchIpCgRjb2RlGAEgASgOMhsuZmFjZXJlc3QudjEuSW1hZ2VFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLuAQoERmFjZRINCgVzY29yZRgBIAEoAhIdCgNib3gYAiABKAsyEC5mYWNlcmVzdC52MS5Cb3gSJQoJbGFuZG1hcmtzGAMgAygLMhIuZmFjZXJlc3QudjEuUG9pbnQSEQoJZW1iZWRkaW5nGAQgAygCEhQKDGFsaWduZWRfZmFjZRgFIAEoDBIQCgNhZ2UYBiABKAJIAIgBARIjCgZnZW5kZXIYByABKA4yEy5mYWNlcmVzdC52MS5HZW5kZXISKQoHcXVhbGl0eRgIIAEoCzIYLmZhY2VyZXN0LnYxLkZhY2VRdWFsaXR5QgYKBF9hZ2UigAEKC0ZhY2VRdWFsaXR5EgsKA3lhdxgBIAEoAhINCgVwaXRjaBgCIAEoAhIMCgRyb2xsGAMgASgCEhEKCXNoYXJwbmVzcxgEIAEoAhISCgpicmlnaHRuZXNzGAUgASgCEg8KB3NpemVfcHgYBiABKA0SDwoHb3ZlcmFsbBgHIAEoAiI1CgNCb3gSCgoCeDEYASABKAISCgoCeTEYAiABKAISCgoCeDIYAyABKAISCgoCeTIYBCABKAIiHQoFUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCIg0KC0luZm9SZXF1ZXN0IkcKDEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEiYKBm1vZGVscxgCIAMoCzIWLmZhY2VyZXN0LnYxLk1vZGVsSW5mbyK/AQoJTW9kZWxJbmZvEiQKBHJvbGUYASABKA4yFi5mYWNlcmVzdC52MS5Nb2RlbFJvbGUSDAoEbmFtZRgCIAEoCRIOCgZmYW1pbHkYAyABKAkSEwoLaW5wdXRfd2lkdGgYBCABKA0SFAoMaW5wdXRfaGVpZ2h0GAUgASgNEhYKDmVtYmVkZGluZ19zaXplGAYgASgNEgwKBHBhY2sYByABKAkSHQoVc2FtZV9wZXJzb25fdGhyZXNob2xkGAggASgCIhsKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAIijQEKCUZhY2VJbnB1dBIjCgVpbWFnZRgBIAEoCzISLmZhY2VyZXN0LnYxLkltYWdlSAASKwoJZW1iZWRkaW5nGAIgASgLMhYuZmFjZXJlc3QudjEuRW1iZWRkaW5nSAASEQoHZmFjZV9pZBgDIAEoCUgAEhIKCmNvbGxlY3Rpb24YBCABKAlCBwoFaW5wdXQiqQEKDVZlcmlmeVJlcXVlc3QSIQoBYRgBIAEoCzIWLmZhY2VyZXN0LnYxLkZhY2VJbnB1dBIhCgFiGAIgASgLMhYuZmFjZXJlc3QudjEuRmFjZUlucHV0EhYKCXRocmVzaG9sZBgDIAEoAkgAiAEBEiwKB29wdGlvbnMYBCABKAsyGy5mYWNlcmVzdC52MS5FeHRyYWN0T3B0aW9uc0IMCgpfdGhyZXNob2xkIowBCg5WZXJpZnlSZXNwb25zZRINCgVzY29yZRgBIAEoAhIMCgRzYW1lGAIgASgIEhEKCXRocmVzaG9sZBgDIAEoAhIkCgFhGAQgASgLMhkuZmFjZXJlc3QudjEuVmVyaWZpZWRGYWNlEiQKAWIYBSABKAsyGS5mYWNlcmVzdC52MS5WZXJpZmllZEZhY2UiUQoMVmVyaWZpZWRGYWNlEh8KBGZhY2UYASABKAsyES5mYWNlcmVzdC52MS5GYWNlEg8KB2ZhY2VfaWQYAiABKAkSDwoHc3ViamVjdBgDIAEoCSrNAgoOSW1hZ2VFcnJvckNvZGUSIAocSU1BR0VfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEicKI0lNQUdFX0VSUk9SX0NPREVfVU5TVVBQT1JURURfRk9STUFUEAESHAoYSU1BR0VfRVJST1JfQ09ERV9DT1JSVVBUEAISHgoaSU1BR0VfRVJST1JfQ09ERV9UT09fTEFSR0UQAxIlCiFJTUFHRV9FUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBBImCiJJTUFHRV9FUlJPUl9DT0RFX1BST0NFU1NJTkdfRkFJTEVEEAUSHAoYSU1BR0VfRVJST1JfQ09ERV9OT19GQUNFEAYSIwofSU1BR0VfRVJST1JfQ09ERV9NVUxUSVBMRV9GQUNFUxAHEiAKHElNQUdFX0VSUk9SX0NPREVfTE9XX1FVQUxJVFkQCCqQAQoJTW9kZWxSb2xlEhoKFk1PREVMX1JPTEVfVU5TUEVDSUZJRUQQABIXChNNT0RFTF9ST0xFX0RFVEVDVE9SEAESGAoUTU9ERUxfUk9MRV9MQU5ETUFSS1MQAhIZChVNT0RFTF9ST0xFX1JFQ09HTklaRVIQAxIZChVNT0RFTF9ST0xFX0FUVFJJQlVURVMQBCpECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIyrwIKC0ZhY2VTZXJ2aWNlEkQKB0V4dHJhY3QSGy5mYWNlcmVzdC52MS5FeHRyYWN0UmVxdWVzdBocLmZhY2VyZXN0LnYxLkV4dHJhY3RSZXNwb25zZRJaCg1FeHRyYWN0U3RyZWFtEiEuZmFjZXJlc3QudjEuRXh0cmFjdFN0cmVhbVJlcXVlc3QaIi5mYWNlcmVzdC52MS5FeHRyYWN0U3RyZWFtUmVzcG9uc2UoATABEjsKBEluZm8SGC5mYWNlcmVzdC52MS5JbmZvUmVxdWVzdBoZLmZhY2VyZXN0LnYxLkluZm9SZXNwb25zZRJBCgZWZXJpZnkSGi5mYWNlcmVzdC52MS5WZXJpZnlSZXF1ZXN0GhsuZmFjZXJlc3QudjEuVmVyaWZ5UmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * An encoded image file: JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.
@@ -95,6 +95,14 @@ export type ExtractOptions = Message<"facerest.v1.ExtractOptions"> & {
    * @generated from field: bool aligned_input = 8;
    */
   alignedInput: boolean;
+
+  /**
+   * Drop faces whose Face.quality.overall is under this, in [0, 1]; applied after
+   * keep_largest_faces. Absent or 0: none are dropped.
+   *
+   * @generated from field: optional float min_quality = 9;
+   */
+  minQuality?: number | undefined;
 };
 
 /**
@@ -326,6 +334,13 @@ export type Face = Message<"facerest.v1.Face"> & {
    * @generated from field: facerest.v1.Gender gender = 7;
    */
   gender: Gender;
+
+  /**
+   * How well suited the face is to recognition.
+   *
+   * @generated from field: facerest.v1.FaceQuality quality = 8;
+   */
+  quality?: FaceQuality | undefined;
 };
 
 /**
@@ -334,6 +349,70 @@ export type Face = Message<"facerest.v1.Face"> & {
  */
 export const FaceSchema: GenMessage<Face> = /*@__PURE__*/
   messageDesc(file_facerest_v1_face_service, 8);
+
+/**
+ * A face's quality for recognition. Pose comes from the five landmarks (a generic head fitted to
+ * them), sharpness and brightness from the aligned face's inner region (eyes to mouth).
+ *
+ * @generated from message facerest.v1.FaceQuality
+ */
+export type FaceQuality = Message<"facerest.v1.FaceQuality"> & {
+  /**
+   * Head pose in degrees, 0 facing the camera. Yaw: positive when the face turns toward the
+   * image's right. Pitch: positive chin up. Roll: positive when the head leans clockwise in the
+   * image. Mirroring the image flips the sign of yaw and roll. 0 for aligned_input images,
+   * whose pose the alignment took away.
+   *
+   * @generated from field: float yaw = 1;
+   */
+  yaw: number;
+
+  /**
+   * @generated from field: float pitch = 2;
+   */
+  pitch: number;
+
+  /**
+   * @generated from field: float roll = 3;
+   */
+  roll: number;
+
+  /**
+   * [0, 1]: fine detail left in the aligned face; 0.5 is visibly soft, under 0.3 blurred.
+   *
+   * @generated from field: float sharpness = 4;
+   */
+  sharpness: number;
+
+  /**
+   * Mean brightness of the inner face in [0, 1].
+   *
+   * @generated from field: float brightness = 5;
+   */
+  brightness: number;
+
+  /**
+   * The box's larger side in original-image pixels.
+   *
+   * @generated from field: uint32 size_px = 6;
+   */
+  sizePx: number;
+
+  /**
+   * [0, 1]: the product of scores for pose, sharpness, brightness and size; one bad part is
+   * enough to make it low.
+   *
+   * @generated from field: float overall = 7;
+   */
+  overall: number;
+};
+
+/**
+ * Describes the message facerest.v1.FaceQuality.
+ * Use `create(FaceQualitySchema)` to create a new message.
+ */
+export const FaceQualitySchema: GenMessage<FaceQuality> = /*@__PURE__*/
+  messageDesc(file_facerest_v1_face_service, 9);
 
 /**
  * @generated from message facerest.v1.Box
@@ -365,7 +444,7 @@ export type Box = Message<"facerest.v1.Box"> & {
  * Use `create(BoxSchema)` to create a new message.
  */
 export const BoxSchema: GenMessage<Box> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 9);
+  messageDesc(file_facerest_v1_face_service, 10);
 
 /**
  * @generated from message facerest.v1.Point
@@ -387,7 +466,7 @@ export type Point = Message<"facerest.v1.Point"> & {
  * Use `create(PointSchema)` to create a new message.
  */
 export const PointSchema: GenMessage<Point> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 10);
+  messageDesc(file_facerest_v1_face_service, 11);
 
 /**
  * @generated from message facerest.v1.InfoRequest
@@ -400,7 +479,7 @@ export type InfoRequest = Message<"facerest.v1.InfoRequest"> & {
  * Use `create(InfoRequestSchema)` to create a new message.
  */
 export const InfoRequestSchema: GenMessage<InfoRequest> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 11);
+  messageDesc(file_facerest_v1_face_service, 12);
 
 /**
  * @generated from message facerest.v1.InfoResponse
@@ -422,7 +501,7 @@ export type InfoResponse = Message<"facerest.v1.InfoResponse"> & {
  * Use `create(InfoResponseSchema)` to create a new message.
  */
 export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 12);
+  messageDesc(file_facerest_v1_face_service, 13);
 
 /**
  * @generated from message facerest.v1.ModelInfo
@@ -487,7 +566,7 @@ export type ModelInfo = Message<"facerest.v1.ModelInfo"> & {
  * Use `create(ModelInfoSchema)` to create a new message.
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 13);
+  messageDesc(file_facerest_v1_face_service, 14);
 
 /**
  * An embedding given by the caller: as many values as the recognizer's embedding size. It is
@@ -507,7 +586,7 @@ export type Embedding = Message<"facerest.v1.Embedding"> & {
  * Use `create(EmbeddingSchema)` to create a new message.
  */
 export const EmbeddingSchema: GenMessage<Embedding> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 14);
+  messageDesc(file_facerest_v1_face_service, 15);
 
 /**
  * One face to compare.
@@ -555,7 +634,7 @@ export type FaceInput = Message<"facerest.v1.FaceInput"> & {
  * Use `create(FaceInputSchema)` to create a new message.
  */
 export const FaceInputSchema: GenMessage<FaceInput> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 15);
+  messageDesc(file_facerest_v1_face_service, 16);
 
 /**
  * @generated from message facerest.v1.VerifyRequest
@@ -592,7 +671,7 @@ export type VerifyRequest = Message<"facerest.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 16);
+  messageDesc(file_facerest_v1_face_service, 17);
 
 /**
  * @generated from message facerest.v1.VerifyResponse
@@ -637,7 +716,7 @@ export type VerifyResponse = Message<"facerest.v1.VerifyResponse"> & {
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 17);
+  messageDesc(file_facerest_v1_face_service, 18);
 
 /**
  * @generated from message facerest.v1.VerifiedFace
@@ -669,7 +748,7 @@ export type VerifiedFace = Message<"facerest.v1.VerifiedFace"> & {
  * Use `create(VerifiedFaceSchema)` to create a new message.
  */
 export const VerifiedFaceSchema: GenMessage<VerifiedFace> = /*@__PURE__*/
-  messageDesc(file_facerest_v1_face_service, 18);
+  messageDesc(file_facerest_v1_face_service, 19);
 
 /**
  * @generated from enum facerest.v1.ImageErrorCode
@@ -729,6 +808,14 @@ export enum ImageErrorCode {
    * @generated from enum value: IMAGE_ERROR_CODE_MULTIPLE_FACES = 7;
    */
   MULTIPLE_FACES = 7,
+
+  /**
+   * The face is of too low a quality for the call (Enroll): the message names the part that
+   * failed, e.g. "too blurred: sharpness 0.12" or "turned away: yaw 52 degrees".
+   *
+   * @generated from enum value: IMAGE_ERROR_CODE_LOW_QUALITY = 8;
+   */
+  LOW_QUALITY = 8,
 }
 
 /**

@@ -221,15 +221,17 @@ export class PostgresStore implements GalleryStore {
     return { items, next: rows.length > pageSize ? items[items.length - 1].name : undefined };
   }
 
-  async getSubject(collection: string, subject: string): Promise<{ name: string; faces: FaceRecord[] } | undefined> {
+  async getSubject(collection: string, subject: string, pageSize: number, cursor?: string): Promise<(SubjectSummary & Page<FaceRecord>) | undefined> {
     const { id } = await this.collection(collection);
-    const { rows } = await this.pool.query<{ id: string | null; crop: Buffer | null; created_at: Date | null }>(`SELECT f.id, f.crop, f.created_at
-      FROM subjects s LEFT JOIN faces f ON f.subject_id = s.id WHERE s.collection_id = $1 AND s.name = $2
-      ORDER BY f.created_at, f.id`, [id, subject]);
-    if (rows.length === 0) return undefined;
-    const faces = rows.filter((r) => r.id !== null)
-      .map((r) => ({ id: r.id!, subject, createdAt: r.created_at!, crop: r.crop ? new Uint8Array(r.crop) : undefined }));
-    return { name: subject, faces };
+    const found = await this.pool.query<{ id: string; face_count: string }>(`SELECT s.id,
+      (SELECT count(*) FROM faces f WHERE f.subject_id = s.id) AS face_count FROM subjects s WHERE s.collection_id = $1 AND s.name = $2`, [id, subject]);
+    const s = found.rows[0];
+    if (!s) return undefined;
+    // Face ids are UUIDv7: in byte order they are in creation order.
+    const { rows } = await this.pool.query<{ id: string; crop: Buffer | null; created_at: Date }>(`SELECT id, crop, created_at FROM faces
+      WHERE subject_id = $1 AND id COLLATE "C" > $2 ORDER BY id COLLATE "C" LIMIT $3`, [s.id, cursor ?? '', pageSize + 1]);
+    const items = rows.slice(0, pageSize).map((r) => ({ id: r.id, subject, createdAt: r.created_at, crop: r.crop ? new Uint8Array(r.crop) : undefined }));
+    return { name: subject, faceCount: Number(s.face_count), items, next: rows.length > pageSize ? items[items.length - 1].id : undefined };
   }
 
   async deleteSubject(collection: string, subject: string): Promise<number> {
