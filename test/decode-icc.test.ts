@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { isSrgbProfile, matrixProfile } from '../server/pipeline/icc.js';
-import { toSrgbMatrix } from '../server/pipeline/to-srgb.js';
+import { applySrgb, toSrgbMatrix } from '../server/pipeline/to-srgb.js';
 import { readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
@@ -84,6 +84,17 @@ describe('embedded ICC profiles', () => {
     }
   });
 
+  it('with deferColour the conversion comes back to apply later (the server\'s worker does)', async () => {
+    const jpeg = await tagged('p3');
+    const deferred = await decodeImage(jpeg, MAX, undefined, { deferColour: true });
+    assert.ok(deferred.toSrgb);
+    assert.equal(maxDiff(deferred.image.data, await ignored(jpeg)), 0);
+    applySrgb(deferred.image.data, deferred.toSrgb);
+    assert.equal(maxDiff(deferred.image.data, (await decodeImage(jpeg, MAX)).image.data), 0);
+    // Nothing to defer for an sRGB photo.
+    assert.equal((await decodeImage(HP_SRGB, MAX, undefined, { deferColour: true })).toSrgb, undefined);
+  });
+
   it('a large decode of a P3 photo is left to lcms (the conversion runs on the main thread)', async () => {
     const jpeg = await tagged('p3'); // 1382x1868: over the million pixels converted in JavaScript
     const { image } = await decodeImage(jpeg, 0);
@@ -104,6 +115,7 @@ describe('embedded ICC profiles', () => {
   describe('faces', () => {
     const fx = serverWithClient();
 
+    // Through the server: the conversion happens in the inference worker.
     it('a photo and its Display P3 copy give the same faces and embeddings', async () => {
       const res = await fx.client.extract({ images: [{ data: HP_SRGB }, { data: await tagged('p3') }] });
       const [srgb, p3] = res.results;

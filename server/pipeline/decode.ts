@@ -9,7 +9,7 @@ import type { RgbImage } from '../../models/inference/types.js';
 import { ALIGNED_SIZE } from '../worker/align.js';
 import { checkReadFormat, refuseUnknownFormat } from './image-format.js';
 import { isSrgbProfile, matrixProfile } from './icc.js';
-import { convertToSrgb } from './to-srgb.js';
+import { applySrgb, srgbConversion, type SrgbConversion } from './to-srgb.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
 export class ImageError extends Error {
@@ -24,6 +24,11 @@ export interface DecodedImage {
   /** Size after EXIF orientation, before resizing: the frame of the coordinates we return. */
   width: number;
   height: number;
+  /**
+   * With `deferColour`: the conversion to sRGB still to apply to `image` (to-srgb.ts), done by
+   * the inference worker that receives it (server/worker/thread.ts).
+   */
+  toSrgb?: SrgbConversion;
 }
 
 // Each request brings new images: libvips' operation cache would only hold memory.
@@ -53,9 +58,10 @@ class Waited {
 }
 
 /**
- * The largest decoded image whose colours to-srgb.ts converts, on the main thread: about 3 ms
- * (2.5 to 3 ms measured for 640x480). Larger ones (max_size 0, the second decode of small faces)
- * stay with lcms on libuv's threads rather than block the event loop.
+ * The largest decoded image whose colours to-srgb.ts converts in JavaScript: about 3 ms (2.5 to
+ * 3 ms measured for 640x480), in an inference worker or, without `deferColour`, on the caller's
+ * thread. Larger ones (max_size 0, the second decode of small faces) stay with lcms on libuv's
+ * threads rather than hold a thread for tens of milliseconds.
  */
 const CONVERT_MAX_PIXELS = 1_000_000;
 
@@ -73,6 +79,11 @@ export interface DecodeOptions {
    * pixels the decoded image will have (to wait for room in the server's pixel budget).
    */
   beforeDecode?: (pixels: number) => Promise<void>;
+  /**
+   * Leave a colour conversion to the caller (`toSrgb` in the answer): the server's pipeline has
+   * the inference worker do it, off the event loop (issue 14).
+   */
+  deferColour?: boolean;
 }
 
 /** The size `decodeImage` gives an image of width x height (after EXIF orientation). */
@@ -139,12 +150,12 @@ export async function decodeImage(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageError(ImageErrorCode.CORRUPT, `unexpected decoded channel count ${info.channels}`);
-    if (convert) convertToSrgb(pixels, convert);
-    return {
-      image: { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height },
-      width,
-      height,
-    };
+    const image = { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height };
+    if (!convert) return { image, width, height };
+    const conversion = srgbConversion(convert);
+    if (options.deferColour) return { image, width, height, toSrgb: conversion };
+    applySrgb(image.data, conversion);
+    return { image, width, height };
   } catch (err) {
     if (err instanceof ImageError) throw err;
     // Not the image's fault (the call ended while waiting for room): passed on as it is.

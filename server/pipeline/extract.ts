@@ -145,15 +145,17 @@ export class Extractor {
         throw new ImageError(ImageErrorCode.TOO_LARGE, `image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
       }
       // Aligned faces are decoded straight to the recognizer's 112x112 whatever max_size says.
-      const { image, width, height } = await decodeImage(data, plan.maxSize, limits.maxPixels, {
+      const { image, width, height, toSrgb } = await decodeImage(data, plan.maxSize, limits.maxPixels, {
         aligned: plan.alignedInput,
+        deferColour: true,
         beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
       });
       signal?.throwIfAborted();
       const sx = width / image.width;
       const sy = height / image.height;
       const query = plan.query(1 / sx);
-      const found = await this.pool.run(image, query, signal, call);
+      // A colour conversion, if any, is the worker's (deferColour): off the event loop.
+      const found = await this.pool.run({ ...image, toSrgb }, query, signal, call);
       if (!plan.alignedInput && (query.embed || query.returnCrops)) {
         const small = smallFaces(found.faces, image.width, width, height);
         if (small) {
@@ -162,12 +164,13 @@ export class Extractor {
           releasePixels?.();
           releasePixels = undefined;
           const larger = await decodeImage(data, small.maxSize, limits.maxPixels, {
+            deferColour: true,
             beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
           });
           signal?.throwIfAborted();
           const k = larger.image.width / image.width;
           const alignAt = small.faces.map((f) => f.landmarks.map((v) => v * k));
-          const again = await this.pool.run(larger.image, { ...query, attributes: false, alignAt }, signal, call);
+          const again = await this.pool.run({ ...larger.image, toSrgb: larger.toSrgb }, { ...query, attributes: false, alignAt }, signal, call);
           // Faces the time budget left out of the second pass keep what the first gave them.
           small.faces.forEach((f, i) => {
             f.embedding = again.faces[i]?.embedding ?? f.embedding;

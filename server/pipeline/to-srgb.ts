@@ -52,10 +52,27 @@ export function toSrgbMatrix(profile: MatrixProfile): number[] {
   return m;
 }
 
-/** Converts packed 8-bit RGB `data` from `profile` to sRGB in place (colours outside sRGB clip). */
-export function convertToSrgb(data: Uint8Array, profile: MatrixProfile): void {
-  const [lr, lg, lb] = profile.curves.map((f) => Float64Array.from({ length: 256 }, (_, v) => f(v / 255)));
-  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = toSrgbMatrix(profile);
+/**
+ * What converting from one profile takes, as plain data (it travels to the inference worker with
+ * the image: server/worker/thread.ts): the tone curves as tables of the 256 levels, and the
+ * matrix to linear sRGB, row-major.
+ */
+export interface SrgbConversion {
+  curves: Float64Array[];
+  matrix: number[];
+}
+
+export function srgbConversion(profile: MatrixProfile): SrgbConversion {
+  return {
+    curves: profile.curves.map((f) => Float64Array.from({ length: 256 }, (_, v) => f(v / 255))),
+    matrix: toSrgbMatrix(profile),
+  };
+}
+
+/** Converts packed 8-bit RGB `data` to sRGB in place (colours outside sRGB clip). */
+export function applySrgb(data: Uint8Array, conversion: SrgbConversion): void {
+  const [lr, lg, lb] = conversion.curves;
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = conversion.matrix;
   const out = encode();
   const top = STEPS;
   const n = data.length - (data.length % 3);

@@ -4,6 +4,7 @@ import type { OpenOptions } from '../../models/inference/onnx/session.js';
 import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
 import type { TaskTiming } from '../metrics.js';
 import type { FaceQuery, FaceResult } from '../worker/faces.js';
+import type { SrgbConversion } from '../pipeline/to-srgb.js';
 
 /** What a worker loads at start (its workerData). */
 export interface WorkerSetup {
@@ -12,9 +13,14 @@ export interface WorkerSetup {
   open: OpenOptions;
 }
 
+/** An image for the models; `toSrgb`: its colours still to convert, in the worker (issue 14). */
+export interface TaskImage extends RgbImage {
+  toSrgb?: SrgbConversion;
+}
+
 export interface TaskMessage {
   id: number;
-  image: RgbImage;
+  image: TaskImage;
   query: FaceQuery;
 }
 

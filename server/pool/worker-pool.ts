@@ -14,11 +14,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ModelDescription, RgbImage } from '../../models/inference/types.js';
+import type { ModelDescription } from '../../models/inference/types.js';
 import { ServiceError } from '../errors.js';
 import type { TaskTiming } from '../metrics.js';
 import type { FaceQuery, FaceResult } from '../worker/faces.js';
-import type { TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type { TaskImage, TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
 
 const PER_WORKER = 2;
 /** The longest close() waits for images already in a worker (one image takes milliseconds). */
@@ -45,7 +45,7 @@ export interface PoolOptions {
 interface Task {
   id: number;
   call: object;
-  image: RgbImage;
+  image: TaskImage;
   query: FaceQuery;
   resolve(result: FaceResult): void;
   reject(err: Error): void;
@@ -145,7 +145,7 @@ export class WorkerPool {
    * signal's reason; an image already in a worker runs to the end. With no worker alive it
    * rejects with an 'unavailable' ServiceError.
    */
-  run(image: RgbImage, query: FaceQuery, signal?: AbortSignal, call: object = {}): Promise<FaceResult> {
+  run(image: TaskImage, query: FaceQuery, signal?: AbortSignal, call: object = {}): Promise<FaceResult> {
     if (this.closing) return Promise.reject(new ServiceError('unavailable', 'the server is shutting down'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.alive) return Promise.reject(new ServiceError('unavailable', NO_WORKER_MESSAGE));

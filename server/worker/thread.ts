@@ -11,6 +11,7 @@ import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.j
 import type { TaskTiming } from '../metrics.js';
 import { takeOnnxCpu } from '../../models/inference/onnx/run-cpu.js';
 import { nameThisThread } from '../thread-names.js';
+import { applySrgb } from '../pipeline/to-srgb.js';
 
 nameThisThread('facerest-infer');
 
@@ -96,6 +97,8 @@ try {
       let busy = 0;
       let release = await turns.take('start');
       let since = performance.now();
+      // This thread's copy of the pixels; a task handed to another worker brings its own.
+      if (task.image.toSrgb) applySrgb(task.image.data, task.image.toSrgb);
       const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own, onnxCpu: takeOnnxCpu() });
       try {
         const result = await extractFaces(models, task.image, task.query, {
