@@ -187,6 +187,10 @@ describe('worker failures in the server', () => {
       });
       assert.equal(rest.status, 503);
       assert.equal((await fetch(`${server.baseUrl}/healthz`)).status, 503);
+      // Workers may start again only once a replacement has been tried and refused: on a loaded
+      // machine the first attempt could otherwise come after the marker is gone, and succeed.
+      const refused = 'could not start a replacement inference worker; retrying';
+      await until('a replacement refused', async () => server.logs().some((l) => l.msg === refused), 20_000);
       m.clear('FACEREST_TEST_NO_START');
       await until('health says SERVING again', async () => (await health.check({})).status === Status.SERVING, 40_000);
       const res = await client.extract({ images: [{ data: photo }] });
