@@ -8,6 +8,7 @@
 import ort from 'onnxruntime-node';
 import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
 import type { BoxArray, RgbImage } from '../models/inference/types.js';
+import type { ModelSession } from '../models/inference/onnx/session.js';
 
 /** A crop of the image: left/top edge and size in image pixels (x and y scaled separately). */
 export interface Crop {
@@ -48,7 +49,7 @@ export class Lm68 {
   private readonly flipped = new Float32Array(64 * 64);
   runs = 0;
 
-  constructor(private readonly session: ort.InferenceSession) {}
+  constructor(private readonly session: ModelSession) {}
 
   private async run(data: Float32Array): Promise<Float32Array> {
     this.runs++;

@@ -7,11 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../models/inference/nms.js';
 import { ImageToTensor } from '../models/inference/preprocess.js';
 import type { BoxArray, Detection, RgbImage } from '../models/inference/types.js';
-import { openModelFile as openModel } from '../models/inference/onnx/session.js';
+import { openModelFile as openModel, type ModelSession } from '../models/inference/onnx/session.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { SHARED } from './photos.js';
 
@@ -60,7 +59,7 @@ export function region(image: RgbImage, x: number, y: number, w: number, h: numb
 
 export class UltraFaceStudy {
   private toTensor?: ImageToTensor;
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(private readonly session: ModelSession) {}
 
   static async open(path: string): Promise<UltraFaceStudy> {
     return new UltraFaceStudy((await openModel(path)).session);

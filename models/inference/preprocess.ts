@@ -12,12 +12,12 @@
  */
 import ort from 'onnxruntime-node';
 import { buildOnnx, DataType } from './onnx/build.js';
-import { openSession } from './onnx/session.js';
+import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
 
 
 export class ImageToTensor {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(private readonly session: ModelSession) {}
 
   /** Normalisation: (pixel - mean) / std, RGB planes. */
   static async create(mean: number, std: number): Promise<ImageToTensor> {

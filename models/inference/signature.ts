@@ -5,6 +5,7 @@
 import type ort from 'onnxruntime-node';
 import type { ModelDescription, ModelFile, ModelRoleName } from './types.js';
 import { basename } from 'node:path';
+import type { ModelSession } from './onnx/session.js';
 
 export type Dim = number | string;
 
@@ -18,7 +19,7 @@ export interface Signature {
   outputs: TensorSignature[];
 }
 
-export function signatureOf(session: ort.InferenceSession): Signature {
+export function signatureOf(session: ModelSession): Signature {
   const read = (meta: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
     meta.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));
   return { inputs: read(session.inputMetadata), outputs: read(session.outputMetadata) };

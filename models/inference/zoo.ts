@@ -2,7 +2,6 @@
  * Loads a model file and picks its family from the graph's inputs and outputs, so a user can
  * point facerest at any supported ONNX file without saying what it is.
  */
-import type ort from 'onnxruntime-node';
 import { ArcFaceRecognizer, isArcFace } from './families/arcface.js';
 import { isLandmarks68, Landmarks68 } from './families/landmarks68.js';
 import { isScrfd, ScrfdDetector } from './families/scrfd.js';
@@ -11,7 +10,7 @@ import { isYuNet, YuNetDetector } from './families/yunet.js';
 import { isRetinaFace, RetinaFaceDetector } from './families/retinaface.js';
 import { formatSignature, signatureOf, type Signature } from './signature.js';
 import type { ModelProto } from './onnx/model.js';
-import { openModelFile, type OpenOptions } from './onnx/session.js';
+import { openModelFile, type OpenOptions, type ModelSession } from './onnx/session.js';
 import type { AttributeModel, Detector, Landmarker, ModelFile, Recognizer } from './types.js';
 import { GenderAge, isGenderAge } from './families/genderage.js';
 import { isSsrNet, SsrNet } from './families/ssrnet.js';
@@ -20,7 +19,7 @@ interface Family<T> {
   name: string;
   matches(sig: Signature): boolean;
   /** `model` is the parsed file, for families that read more than the I/O signature. */
-  create(session: ort.InferenceSession, sig: Signature, file: ModelFile, model: ModelProto): T;
+  create(session: ModelSession, sig: Signature, file: ModelFile, model: ModelProto): T;
 }
 
 const DETECTORS: Family<Detector>[] = [
@@ -42,7 +41,7 @@ const ATTRIBUTES: Family<AttributeModel>[] = [
 ];
 
 async function load<T>(file: ModelFile, role: string, families: Family<T>[], options: OpenOptions): Promise<T> {
-  let session: ort.InferenceSession;
+  let session: ModelSession;
   let model: ModelProto;
   try {
     // ModelSeconds' role names (server/worker/faces.ts): 'attributes' for every attribute model.

@@ -7,6 +7,7 @@ import { normalisesInput, type ModelProto } from '../onnx/model.js';
 import { sampleToTensor } from '../sampling.js';
 import type { FaceView, ModelDescription, ModelFile, Normalisation, Recognizer } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import type { ModelSession } from '../onnx/session.js';
 
 /** InsightFace's ONNX ArcFace convention; a pack manifest may say otherwise per model. */
 const DEFAULT_NORMALISATION: Normalisation = { mean: 127.5, std: 127.5, order: 'rgb' };
@@ -28,7 +29,7 @@ export class ArcFaceRecognizer implements Recognizer {
   private readonly batched: boolean;
   readonly normalisation: Normalisation;
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile, model: ModelProto) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile, model: ModelProto) {
     this.dims = sig.outputs[0].shape[1] as number;
     this.batched = sig.inputs[0].shape[0] !== 1;
     // The graph's own normalisation wins where it shows; else the pack manifest's; else InsightFace's.

@@ -8,6 +8,7 @@ import { normalisesInput, type ModelProto } from '../onnx/model.js';
 import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { AttributeModel, Attributes, BoxArray, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const SIZE = 96;
 const ENLARGE = 1.5;
@@ -26,7 +27,7 @@ export class GenderAge implements AttributeModel {
   private readonly std: number;
   private readonly input = new Float32Array(3 * SIZE * SIZE);
 
-  constructor(private readonly session: ort.InferenceSession, _sig: Signature, file: ModelFile, model: ModelProto) {
+  constructor(private readonly session: ModelSession, _sig: Signature, file: ModelFile, model: ModelProto) {
     const inGraph = normalisesInput(model);
     this.mean = inGraph ? 0 : 127.5;
     this.std = inGraph ? 1 : 128;

@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { BoxArray, Landmarker, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import type { ModelSession } from '../onnx/session.js';
 
 export function isLandmarks68(sig: Signature): boolean {
   if (sig.inputs.length !== 1 || sig.outputs.length !== 1) return false;
@@ -33,7 +34,7 @@ export class Landmarks68 implements Landmarker {
   private readonly size: number;
   private readonly input: Float32Array;
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
     const h = sig.inputs[0].shape[2];
     this.size = typeof h === 'number' ? h : 64;
     this.input = new Float32Array(this.size * this.size);

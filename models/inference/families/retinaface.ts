@@ -9,6 +9,7 @@ import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 import { clipDetection, dynamicInputSize } from './detector-input.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const DEFAULT_THRESHOLD = 0.7;
 const NMS_IOU = 0.4;
@@ -45,7 +46,7 @@ export class RetinaFaceDetector implements Detector {
   private readonly names: { loc: string; conf: string; landmarks: string };
   private cachedPriors: { key: string; data: Float32Array } = { key: "", data: new Float32Array() };
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
     const byLast = (n: number) => sig.outputs.find((o) => o.shape[o.shape.length - 1] === n)!.name;
     this.names = { loc: byLast(4), conf: byLast(2), landmarks: byLast(10) };
     this.description = describe('detector', 'retinaface', file, 0, 0);

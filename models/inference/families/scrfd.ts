@@ -3,12 +3,12 @@
  * named outputs). Per stride: scores [N,1] (already sigmoid), box distances [N,4], keypoint
  * offsets [N,10], all in units of the stride, from anchor centres on the feature-map grid.
  */
-import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
 import { ImageToTensor } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 import { clipDetection } from './detector-input.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const NORMALISATION = { mean: 127.5, std: 128 } as const;
 const DEFAULT_THRESHOLD = 0.5;
@@ -42,7 +42,7 @@ export class ScrfdDetector implements Detector {
   private toTensor?: ImageToTensor;
   private readonly levels: Level[];
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
     const [, , h, w] = sig.inputs[0].shape;
     this.width = typeof w === 'number' ? w : DEFAULT_INPUT;
     this.height = typeof h === 'number' ? h : DEFAULT_INPUT;

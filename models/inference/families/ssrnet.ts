@@ -13,6 +13,7 @@ import ort from 'onnxruntime-node';
 import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { AttributeModel, Attributes, BoxArray, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const SIZE = 64;
 const ENLARGE = 1.4;
@@ -57,7 +58,7 @@ export class SsrNet implements AttributeModel {
   private readonly predicts: 'age' | 'gender';
   private readonly input = new Float32Array(3 * SIZE * SIZE);
 
-  constructor(private readonly session: ort.InferenceSession, _sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, _sig: Signature, file: ModelFile) {
     if (!file.predicts) {
       throw new Error(`${file.path} is an SSR-Net model; its graph does not say whether it predicts age or gender: `
         + 'load it as FACEREST_AGE or FACEREST_GENDER');

@@ -3,11 +3,11 @@
  * default pack's fr_detect.onnx. Fixed input [1,3,H,W]; outputs scores [1,N,2] (softmax) and
  * boxes [1,N,4] already decoded to corners normalised to the input. No keypoints.
  */
-import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
 import { ImageToTensor } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const NORMALISATION = { mean: 127, std: 128 } as const;
 // With 0.7 the agreed counts on the shared photos come out exact (test/face-counts.test.ts).
@@ -31,7 +31,7 @@ export class UltraFaceDetector implements Detector {
   private readonly scoresName: string;
   private readonly boxesName: string;
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
     const [, , h, w] = sig.inputs[0].shape as number[];
     this.width = w;
     this.height = h;

@@ -9,6 +9,7 @@ import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 import { clipDetection, dynamicInputSize } from './detector-input.js';
+import type { ModelSession } from '../onnx/session.js';
 
 const DEFAULT_THRESHOLD = 0.6;
 const NMS_IOU = 0.3;
@@ -25,7 +26,7 @@ export class YuNetDetector implements Detector {
   readonly givesKeypoints = true;
   private readonly fixed?: { width: number; height: number };
 
-  constructor(private readonly session: ort.InferenceSession, sig: Signature, file: ModelFile) {
+  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
     const [, , h, w] = sig.inputs[0].shape;
     if (typeof w === 'number' && typeof h === 'number') this.fixed = { width: w, height: h };
     this.description = describe('detector', 'yunet', file, this.fixed?.width ?? 0, this.fixed?.height ?? 0);

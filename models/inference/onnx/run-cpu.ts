@@ -45,23 +45,19 @@ export function takeOnnxCpu(): Record<string, number> {
 }
 
 /**
- * Counts the CPU of each run of `session` under `label`. onnxruntime-node runs a session
+ * Runs `session` once, counting its CPU under `label`. onnxruntime-node runs a session
  * synchronously inside a setImmediate callback that session.run() schedules before it returns
  * (node_modules/onnxruntime-node/dist/backend.js); a setImmediate queued just before it runs
  * right before it, so the count starts there and not at the call, and leaves out whatever the
  * event loop does in between (a message with the next image, deserialised on this thread).
  */
-export function countRunCpu(session: ort.InferenceSession, label: string): ort.InferenceSession {
-  if (Number.isNaN(threadCpuSeconds())) return session;
-  const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.ReturnType>;
-  const counted = async (...args: unknown[]) => {
-    let start = NaN;
-    setImmediate(() => { start = threadCpuSeconds(); });
-    const out = await run(...args);
-    const used = threadCpuSeconds() - start;
-    if (used >= 0) spent[label] = (spent[label] ?? 0) + used;
-    return out;
-  };
-  session.run = counted as typeof session.run;
-  return session;
+export async function runCounted(session: ort.InferenceSession, label: string,
+  feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
+  if (Number.isNaN(threadCpuSeconds())) return session.run(feeds);
+  let start = NaN;
+  setImmediate(() => { start = threadCpuSeconds(); });
+  const out = await session.run(feeds);
+  const used = threadCpuSeconds() - start;
+  if (used >= 0) spent[label] = (spent[label] ?? 0) + used;
+  return out;
 }

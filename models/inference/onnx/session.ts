@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { readModel, writeModel, type ModelProto } from './model.js';
 import { rewritePrelu } from './prelu-rewrite.js';
-import { countRunCpu } from './run-cpu.js';
+import { runCounted } from './run-cpu.js';
 
 export const SESSION_OPTIONS: Readonly<ort.InferenceSession.SessionOptions> = {
   intraOpNumThreads: 1,
@@ -24,15 +24,34 @@ export interface OpenOptions {
 }
 
 /**
- * A session on a graph built in memory (the detectors' input graphs). `label` names its runs'
- * CPU time (run-cpu.ts): the model role, or 'preprocess' for an input graph.
+ * An ONNX Runtime session as the model families use it: its inputs and outputs, and `run`, whose
+ * CPU time is counted under the session's label (run-cpu.ts: the model role, or 'preprocess'
+ * for an input graph).
  */
-export async function openSession(model: Uint8Array, label = 'preprocess'): Promise<ort.InferenceSession> {
-  return countRunCpu(await ort.InferenceSession.create(model, SESSION_OPTIONS), label);
+export class ModelSession {
+  constructor(private readonly session: ort.InferenceSession, readonly label: string) {}
+
+  get inputNames(): readonly string[] { return this.session.inputNames; }
+  get outputNames(): readonly string[] { return this.session.outputNames; }
+  get inputMetadata(): readonly ort.InferenceSession.ValueMetadata[] { return this.session.inputMetadata; }
+  get outputMetadata(): readonly ort.InferenceSession.ValueMetadata[] { return this.session.outputMetadata; }
+
+  run(feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
+    return runCounted(this.session, this.label, feeds);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** A session on a graph built in memory (the detectors' input graphs); `label` as ModelSession's. */
+export async function openSession(model: Uint8Array, label = 'preprocess'): Promise<ModelSession> {
+  return new ModelSession(await ort.InferenceSession.create(model, SESSION_OPTIONS), label);
 }
 
 export interface OpenedModel {
-  session: ort.InferenceSession;
+  session: ModelSession;
   /** The file as parsed, for families that read its nodes. */
   model: ModelProto;
   /** Whether the session runs a rewritten graph. */
