@@ -203,8 +203,8 @@ export class Gallery {
       else if (r.faces.length > 1 && !input.largestFace) {
         results.push({ faceId: '', error: imageError(ImageErrorCode.MULTIPLE_FACES, `${r.faces.length} faces in the image: enrol one face per image, or set largest_face`) });
       } else if (largest(r.faces).quality!.overall < minQuality) {
-        const q = largest(r.faces).quality!;
         // Poor faces enrolled make every later match of the subject less certain.
+        const q = largest(r.faces).quality!;
         results.push({ faceId: '', error: imageError(ImageErrorCode.LOW_QUALITY,
           `face quality ${q.overall.toFixed(2)} is under the minimum of ${+minQuality.toFixed(3)}: ${weakestPart(q)}`) });
       } else {

@@ -60,7 +60,8 @@ function jpeg(crop: RgbImage): Promise<Buffer> {
     .jpeg({ quality: FACE_JPEG_QUALITY }).toBuffer();
 }
 
-async function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number, alignedInput: boolean): Promise<Face> {
+/** The face in original-image pixels, with its quality; its crop's JPEG is added by the caller. */
+function toFace(face: FoundFace, sx: number, sy: number, width: number, height: number, alignedInput: boolean): Face {
   const [x1, y1, x2, y2] = face.box;
   const points = Array.from(face.landmarks, (v, i) => v * (i % 2 ? sy : sx));
   const landmarks = [];
@@ -75,7 +76,6 @@ async function toFace(face: FoundFace, sx: number, sy: number, width: number, he
     }),
     landmarks,
     embedding: face.embedding ? Array.from(face.embedding) : [],
-    alignedFace: face.crop ? await jpeg(face.crop) : undefined,
     age: face.attributes?.age,
     gender: face.attributes?.gender === 'male' ? Gender.MALE : face.attributes?.gender === 'female' ? Gender.FEMALE : undefined,
     quality: create(FaceQualitySchema, quality),
@@ -179,11 +179,14 @@ export class Extractor {
           });
         }
       }
-      const faces = await Promise.all(found.faces.map((f) => toFace(f, sx, sy, width, height, plan.alignedInput)));
+      // Faces under min_quality are dropped before their crops are encoded.
+      const kept = found.faces.map((f) => ({ f, face: toFace(f, sx, sy, width, height, plan.alignedInput) }))
+        .filter(({ face }) => face.quality!.overall >= plan.minQuality);
+      await Promise.all(kept.map(async ({ f, face }) => { if (f.crop) face.alignedFace = await jpeg(f.crop); }));
       result = create(ImageResultSchema, {
         width,
         height,
-        faces: plan.minQuality > 0 ? faces.filter((f) => f.quality!.overall >= plan.minQuality) : faces,
+        faces: kept.map(({ face }) => face),
         facesTruncated: found.truncated,
       });
     } catch (err) {
