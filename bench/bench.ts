@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --seconds N] [--concurrency C] [--json FILE]`: end-to-end throughput of the
- * real server (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at
+ * `npm run bench [-- --seconds N] [--concurrency C] [--photos original|640]
+ * [--packs peer,default,scrfd500m_mfn128] [--json FILE]`: end-to-end throughput of the real server (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at
  * max_size 640, against (a) the raw-model limit (the same sessions and worker count fed ready
  * tensors) and (b) a peer, @vladmandic/face-api on the WASM backend, on the same photos and
  * cores. Run for the default pack and for SCRFD-500M + MobileFaceNet-128.
@@ -27,8 +27,12 @@ const { values: args } = parseArgs({
     // 'original': the shared files as they are (up to 2048 px); '640': re-encoded once, before
     // the run, as JPEGs of at most 640 px (clients that send images already at max_size).
     photos: { type: 'string', default: 'original' },
+    // Which packs to run, comma-separated keys (default,scrfd500m_mfn128); the peer is skipped
+    // unless it is listed too ('peer'), so one pack can be measured quickly.
+    packs: { type: 'string', default: 'peer,default,scrfd500m_mfn128' },
   },
 });
+const PACKS = new Set(args.packs!.split(','));
 const SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const WORKERS = availableParallelism();
@@ -153,14 +157,17 @@ console.log(`facerest bench: ${photos.length} photos from ../shared/faces (${arg
   + `${WORKERS} workers, ${CONCURRENCY} concurrent clients, ${SECONDS} s per phase`);
 const report: Record<string, unknown> = { photo_set: args.photos, seconds: SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
 
-console.log('peer: @vladmandic/face-api (WASM backend), same photos, same worker count');
-const peer = await workers(new URL('./peer-worker.js', import.meta.url), WORKERS,
-  () => ({ photos: photos.map((p) => p.data), seconds: SECONDS, options: { maxSize: MAX_SIZE } }));
-show('peer', peer);
-report.peer = peer;
-report.peer_images_per_s = peer.images_per_s;
+let peer: Phase | undefined;
+if (PACKS.has('peer')) {
+  console.log('peer: @vladmandic/face-api (WASM backend), same photos, same worker count');
+  peer = await workers(new URL('./peer-worker.js', import.meta.url), WORKERS,
+    () => ({ photos: photos.map((p) => p.data), seconds: SECONDS, options: { maxSize: MAX_SIZE } }));
+  show('peer', peer);
+  report.peer = peer;
+  report.peer_images_per_s = peer.images_per_s;
+}
 
-for (const config of configs) {
+for (const config of configs.filter((c) => PACKS.has(c.key))) {
   console.log(`${config.name}:`);
   const server = await startServer({ ...config.env, FACEREST_WORKERS: String(WORKERS) });
   const client = new FaceGrpcClient(server.address);
@@ -188,13 +195,13 @@ for (const config of configs) {
     const ratios = {
       grpc_over_raw: grpc.images_per_s / raw.images_per_s,
       rest_over_raw: rest.images_per_s / raw.images_per_s,
-      grpc_over_peer: grpc.images_per_s / peer.images_per_s,
+      grpc_over_peer: peer ? grpc.images_per_s / peer.images_per_s : undefined,
       // Issue 14: server CPU per image over the raw models' CPU per image (target <= 1.5 at 640 px).
       grpc_cpu_over_raw: grpc.server_cpu_ms_per_image! / raw.raw_cpu_ms_per_image!,
       rest_cpu_over_raw: rest.server_cpu_ms_per_image! / raw.raw_cpu_ms_per_image!,
     };
     console.log(`  facerest/raw ${ratios.grpc_over_raw.toFixed(2)} (gRPC), ${ratios.rest_over_raw.toFixed(2)} (REST); `
-      + `facerest/peer ${ratios.grpc_over_peer.toFixed(1)}x; CPU per image over raw ${ratios.grpc_cpu_over_raw.toFixed(2)} (gRPC), `
+      + `${peer ? `facerest/peer ${ratios.grpc_over_peer!.toFixed(1)}x; ` : ''}CPU per image over raw ${ratios.grpc_cpu_over_raw.toFixed(2)} (gRPC), `
       + `${ratios.rest_cpu_over_raw.toFixed(2)} (REST)`);
     report[config.key] = { grpc, rest, raw, ...ratios };
     if (config.key === 'default') {
