@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- --seconds N] [--concurrency C] [--photos original|640]
  * [--packs peer,default,scrfd500m_mfn128] [--json FILE]`: end-to-end throughput of the real server
- * (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at max_size 640, against (a) the raw-model limit (the same sessions and worker count fed ready
- * tensors) and (b) a peer, @vladmandic/face-api on the WASM backend, on the same photos and
- * cores. Run for the default pack and for SCRFD-500M + MobileFaceNet-128.
+ * (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at max_size 640,
+ * against (a) the raw-model limit (the same sessions and worker count fed ready tensors) and (b) a
+ * peer, @vladmandic/face-api on the WASM backend, on the same photos and cores. Run for the
+ * default pack and for SCRFD-500M + MobileFaceNet-128.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
