@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { decodeImage } from '../server/pipeline/decode.js';
+import { decodeImage, decodePlanned, planDecode } from '../server/pipeline/decode.js';
 import { isSrgbProfile, matrixProfile } from '../server/pipeline/icc.js';
-import { applySrgb, toSrgbMatrix } from '../server/pipeline/to-srgb.js';
+import { toSrgbMatrix } from '../server/pipeline/to-srgb.js';
 import { readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
@@ -84,15 +84,16 @@ describe('embedded ICC profiles', () => {
     }
   });
 
-  it('with deferColour the conversion comes back to apply later (the server\'s worker does)', async () => {
+  it('the plan read from the header carries the conversion, as plain data the worker can be sent', async () => {
     const jpeg = await tagged('p3');
-    const deferred = await decodeImage(jpeg, MAX, undefined, { deferColour: true });
-    assert.ok(deferred.toSrgb);
-    assert.equal(maxDiff(deferred.image.data, await ignored(jpeg)), 0);
-    applySrgb(deferred.image.data, deferred.toSrgb);
-    assert.equal(maxDiff(deferred.image.data, (await decodeImage(jpeg, MAX)).image.data), 0);
-    // Nothing to defer for an sRGB photo.
-    assert.equal((await decodeImage(HP_SRGB, MAX, undefined, { deferColour: true })).toSrgb, undefined);
+    const plan = structuredClone(await planDecode(jpeg, MAX));
+    assert.ok(plan.convert && plan.ignoreIcc);
+    assert.equal(maxDiff((await decodePlanned(jpeg, plan)).data, (await decodeImage(jpeg, MAX)).image.data), 0);
+    assert.equal(maxDiff((await decodePlanned(jpeg, { ...plan, convert: undefined })).data, await ignored(jpeg)), 0);
+    // Nothing to convert for an sRGB photo: its profile is skipped.
+    const srgb = await planDecode(HP_SRGB, MAX);
+    assert.equal(srgb.convert, undefined);
+    assert.ok(srgb.ignoreIcc);
   });
 
   it('a large decode of a P3 photo is left to lcms (the conversion runs on the main thread)', async () => {

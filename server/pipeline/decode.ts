@@ -24,11 +24,6 @@ export interface DecodedImage {
   /** Size after EXIF orientation, before resizing: the frame of the coordinates we return. */
   width: number;
   height: number;
-  /**
-   * With `deferColour`: the conversion to sRGB still to apply to `image` (to-srgb.ts), done by
-   * the inference worker that receives it (server/worker/thread.ts).
-   */
-  toSrgb?: SrgbConversion;
 }
 
 // Each request brings new images: libvips' operation cache would only hold memory.
@@ -55,15 +50,10 @@ function describeSharpError(err: Error): ImageError {
   return new ImageError(ImageErrorCode.CORRUPT, `cannot decode image: ${line}`);
 }
 
-/** Carries an error of the beforeDecode hook past the decoder's error translation. */
-class Waited {
-  constructor(readonly reason: unknown) {}
-}
-
 /**
  * The largest decoded image whose colours to-srgb.ts converts in JavaScript: about 3 ms (2.5 to
- * 3 ms measured for 640x480), in an inference worker or, without `deferColour`, on the caller's
- * thread. Larger ones (max_size 0, the second decode of small faces) stay with lcms on libuv's
+ * 3 ms measured for 640x480), on the thread that decodes (in the server, an inference worker).
+ * Larger ones (max_size 0, the second decode of small faces) stay with lcms on libuv's
  * threads rather than hold a thread for tens of milliseconds.
  */
 const CONVERT_MAX_PIXELS = 1_000_000;
@@ -82,11 +72,6 @@ export interface DecodeOptions {
    * pixels the decoded image will have (to wait for room in the server's pixel budget).
    */
   beforeDecode?: (pixels: number) => Promise<void>;
-  /**
-   * Leave a colour conversion to the caller (`toSrgb` in the answer): the server's pipeline has
-   * the inference worker do it, off the event loop (issue 14).
-   */
-  deferColour?: boolean;
 }
 
 /** The size `decodeImage` gives an image of width x height (after EXIF orientation). */
@@ -99,13 +84,41 @@ export function decodedSize(width: number, height: number, maxSize: number, alig
 }
 
 /**
- * `maxPixels` is checked against the header's dimensions before any pixel is decoded, so a
- * small file that claims a huge image (a decompression bomb) costs nothing; sharp's
- * limitInputPixels enforces the same bound inside the decoder.
+ * What the header says and how the pixels are to be decoded: plain data, so that the header is
+ * read where the request is (its limits and the pixel budget are checked before anything is
+ * decoded) and the pixels are decoded by the inference worker that will use them
+ * (server/worker/thread.ts), never crossing threads as a decoded image.
  */
-export async function decodeImage(
-  data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
-): Promise<DecodedImage> {
+export interface DecodePlan {
+  /** Size after EXIF orientation, before resizing: the frame of the coordinates we return. */
+  width: number;
+  height: number;
+  /**
+   * About the decoded size (decodedSize), for the pixel budget: sharp's own rounding, kept so that
+   * the pixels are the same as ever, can make it a pixel smaller.
+   */
+  target: { width: number; height: number };
+  maxSize: number;
+  maxPixels: number;
+  aligned: boolean;
+  /** Leave the embedded profile to `convert` (or to nothing: an sRGB one). */
+  ignoreIcc: boolean;
+  /** A matrix profile's conversion to sRGB, applied after the resize (to-srgb.ts). */
+  convert?: SrgbConversion;
+}
+
+/** sharp's and the header check's errors as the image's error. */
+function imageError(err: unknown): unknown {
+  if (err instanceof ImageError) return err;
+  return describeSharpError(err as Error);
+}
+
+/**
+ * Reads and checks the header. `maxPixels` is checked against the header's dimensions before any
+ * pixel is decoded, so a small file that claims a huge image (a decompression bomb) costs
+ * nothing; sharp's limitInputPixels enforces the same bound inside the decoder.
+ */
+export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, aligned = false): Promise<DecodePlan> {
   if (data.length === 0) throw new ImageError(ImageErrorCode.CORRUPT, 'empty image: 0 bytes');
   // Only the formats the README names; SVG is never rendered (image-format.ts's checkImageFormat,
   // with the one metadata read below).
@@ -124,28 +137,33 @@ export async function decodeImage(
     const swap = (meta.orientation ?? 1) >= 5;
     const width = swap ? meta.height : meta.width;
     const height = swap ? meta.width : meta.height;
-    const target = decodedSize(width, height, maxSize, options.aligned);
-    if (options.beforeDecode) {
-      try {
-        await options.beforeDecode(target.width * target.height);
-      } catch (err) {
-        throw new Waited(err);
-      }
-    }
+    const target = decodedSize(width, height, maxSize, aligned);
     // An sRGB profile's transform to sRGB changes nothing and was half the decode; another
     // matrix profile on a plain 8-bit RGB JPEG (an iPhone's Display P3) is converted after the
     // resize, in to-srgb.ts, instead of by lcms before it (issue 14).
     const srgb = meta.icc !== undefined && isSrgbProfile(meta.icc);
     const small = target.width * target.height <= CONVERT_MAX_PIXELS;
-    const convert = !srgb && small && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
+    const profile = !srgb && small && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
       ? matrixProfile(meta.icc) : undefined;
-    const ignoreIcc = srgb || convert !== undefined;
-    const input = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning', ignoreIcc });
+    return {
+      width, height, target, maxSize, maxPixels, aligned,
+      ignoreIcc: srgb || profile !== undefined,
+      convert: profile && srgbConversion(profile),
+    };
+  } catch (err) {
+    throw imageError(err);
+  }
+}
+
+/** Decodes the pixels as `plan` says (on libuv's threads; a colour conversion on the caller's). */
+export async function decodePlanned(data: Uint8Array, plan: DecodePlan): Promise<RgbImage> {
+  try {
+    const input = sharp(data, { limitInputPixels: plan.maxPixels, failOn: 'warning', ignoreIcc: plan.ignoreIcc });
     let pipeline = input.rotate();
-    if (options.aligned) {
+    if (plan.aligned) {
       pipeline = pipeline.resize({ width: ALIGNED_SIZE, height: ALIGNED_SIZE, fit: 'fill' });
-    } else if (maxSize > 0 && Math.max(width, height) > maxSize) {
-      pipeline = pipeline.resize({ width: maxSize, height: maxSize, fit: 'inside' });
+    } else if (plan.maxSize > 0 && Math.max(plan.width, plan.height) > plan.maxSize) {
+      pipeline = pipeline.resize({ width: plan.maxSize, height: plan.maxSize, fit: 'inside' });
     }
     const { data: pixels, info } = await pipeline
       .flatten({ background: '#ffffff' })
@@ -154,15 +172,19 @@ export async function decodeImage(
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageError(ImageErrorCode.CORRUPT, `unexpected decoded channel count ${info.channels}`);
     const image = { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height };
-    if (!convert) return { image, width, height };
-    const conversion = srgbConversion(convert);
-    if (options.deferColour) return { image, width, height, toSrgb: conversion };
-    applySrgb(image.data, conversion);
-    return { image, width, height };
+    if (plan.convert) applySrgb(image.data, plan.convert);
+    return image;
   } catch (err) {
-    if (err instanceof ImageError) throw err;
-    // Not the image's fault (the call ended while waiting for room): passed on as it is.
-    if (err instanceof Waited) throw err.reason;
-    throw describeSharpError(err as Error);
+    throw imageError(err);
   }
+}
+
+/** planDecode, then (after `beforeDecode`) decodePlanned: the whole decode on this thread. */
+export async function decodeImage(
+  data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, options: DecodeOptions = {},
+): Promise<DecodedImage> {
+  const plan = await planDecode(data, maxSize, maxPixels, options.aligned);
+  // Not the image's fault (the call ended while waiting for room): passed on as it is.
+  await options.beforeDecode?.(plan.target.width * plan.target.height);
+  return { image: await decodePlanned(data, plan), width: plan.width, height: plan.height };
 }

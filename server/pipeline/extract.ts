@@ -18,7 +18,7 @@ import type { Metrics } from '../metrics.js';
 import { NO_WORKER_MESSAGE, TaskTimeoutError, type WorkerPool } from '../pool/worker-pool.js';
 import type { Admission, FifoBudget, Ticket } from './admission.js';
 import { mapBounded, mapUnordered } from './concurrency.js';
-import { decodeImage, ImageError } from './decode.js';
+import { ImageError, planDecode } from './decode.js';
 import type { FoundFace } from '../worker/faces.js';
 import { planImages, type ImagePlan, type OptionNames, type ServerCaps } from './options.js';
 import { assessFace } from './quality.js';
@@ -144,33 +144,27 @@ export class Extractor {
       if (data.length > limits.maxImageBytes) {
         throw new ImageError(ImageErrorCode.TOO_LARGE, `image of ${data.length} bytes exceeds the limit of ${limits.maxImageBytes} bytes`);
       }
+      // The header is read here (limits, then room in the pixel budget); the worker decodes.
       // Aligned faces are decoded straight to the recognizer's 112x112 whatever max_size says.
-      const { image, width, height, toSrgb } = await decodeImage(data, plan.maxSize, limits.maxPixels, {
-        aligned: plan.alignedInput,
-        deferColour: true,
-        beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
-      });
-      signal?.throwIfAborted();
-      const sx = width / image.width;
-      const sy = height / image.height;
-      const query = plan.query(1 / sx);
-      // A colour conversion, if any, is the worker's (deferColour): off the event loop.
-      const found = await this.pool.run({ ...image, toSrgb }, query, signal, call);
+      const first = await planDecode(data, plan.maxSize, limits.maxPixels, plan.alignedInput);
+      releasePixels = await pixels.acquire(first.target.width * first.target.height, signal);
+      const { width, height } = first;
+      const query = plan.query(first.target.width / width);
+      const found = await this.pool.run({ encoded: data, plan: first }, query, signal, call);
+      const sx = width / found.width;
+      const sy = height / found.height;
       if (!plan.alignedInput && (query.embed || query.returnCrops)) {
-        const small = smallFaces(found.faces, image.width, width, height);
+        const small = smallFaces(found.faces, found.width, width, height);
         if (small) {
           // The shrunk image is no longer needed: its pixels leave the budget before the larger
           // decode waits for room (never holding one share while waiting for another).
-          releasePixels?.();
+          releasePixels();
           releasePixels = undefined;
-          const larger = await decodeImage(data, small.maxSize, limits.maxPixels, {
-            deferColour: true,
-            beforeDecode: async (n) => { releasePixels = await pixels.acquire(n, signal); },
-          });
-          signal?.throwIfAborted();
-          const k = larger.image.width / image.width;
-          const alignAt = small.faces.map((f) => f.landmarks.map((v) => v * k));
-          const again = await this.pool.run({ ...larger.image, toSrgb: larger.toSrgb }, { ...query, attributes: false, alignAt }, signal, call);
+          const larger = await planDecode(data, small.maxSize, limits.maxPixels);
+          releasePixels = await pixels.acquire(larger.target.width * larger.target.height, signal);
+          // In the original's pixels: the worker brings them to the image it decodes.
+          const alignAt = small.faces.map((f) => f.landmarks.map((v, i) => v * (i % 2 ? sy : sx)));
+          const again = await this.pool.run({ encoded: data, plan: larger }, { ...query, attributes: false, alignAt }, signal, call);
           // Faces the time budget left out of the second pass keep what the first gave them.
           small.faces.forEach((f, i) => {
             f.embedding = again.faces[i]?.embedding ?? f.embedding;

@@ -17,8 +17,9 @@ import type { Logger } from 'pino';
 import type { ModelDescription } from '../../models/inference/types.js';
 import { ServiceError } from '../errors.js';
 import type { TaskTiming } from '../metrics.js';
-import type { FaceQuery, FaceResult } from '../worker/faces.js';
-import type { TaskImage, TaskMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type { FaceQuery } from '../worker/faces.js';
+import { ImageError } from '../pipeline/decode.js';
+import type { TaskImage, TaskMessage, TaskResult, WorkerMessage, WorkerSetup } from './messages.js';
 
 const PER_WORKER = 2;
 /** The longest close() waits for images already in a worker (one image takes milliseconds). */
@@ -47,7 +48,7 @@ interface Task {
   call: object;
   image: TaskImage;
   query: FaceQuery;
-  resolve(result: FaceResult): void;
+  resolve(result: TaskResult): void;
   reject(err: Error): void;
 }
 
@@ -139,13 +140,14 @@ export class WorkerPool {
   }
 
   /**
-   * Finds, aligns and embeds the faces of a decoded image, as the query asks. Images of the
+   * Finds, aligns and embeds the faces of an image, as the query asks; an encoded image is
+   * decoded by the worker, and one it cannot decode rejects with its ImageError. Images of the
    * same `call` share that call's turn with every other call. If `signal` aborts while the
    * image still waits for a worker, it leaves the queue and the promise rejects with the
    * signal's reason; an image already in a worker runs to the end. With no worker alive it
    * rejects with an 'unavailable' ServiceError.
    */
-  run(image: TaskImage, query: FaceQuery, signal?: AbortSignal, call: object = {}): Promise<FaceResult> {
+  run(image: TaskImage, query: FaceQuery, signal?: AbortSignal, call: object = {}): Promise<TaskResult> {
     if (this.closing) return Promise.reject(new ServiceError('unavailable', 'the server is shutting down'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.alive) return Promise.reject(new ServiceError('unavailable', NO_WORKER_MESSAGE));
@@ -263,7 +265,7 @@ export class WorkerPool {
     slot.heavy.delete(msg.id);
     this.onTask(msg.timing);
     if (msg.type === 'result') task.resolve(msg.result);
-    else task.reject(new Error(msg.error));
+    else task.reject(msg.image === undefined ? new Error(msg.error) : new ImageError(msg.image, msg.error));
     if (this.closing && this.running() === 0) this.onIdle?.();
     this.pump();
   }
@@ -362,9 +364,8 @@ export class WorkerPool {
       if (best.running.size === 0) best.lastHeard = performance.now();
       best.running.set(task.id, task);
       const msg: TaskMessage = { id: task.id, image: task.image, query: task.query };
-      // The pixels are copied, never transferred: a task handed back by a stuck worker must
-      // still have them for the next one. (sharp's output is external memory that V8 will not
-      // detach anyway, so decoded images were always copied.)
+      // The image is copied, never transferred: a task handed back by a stuck worker must
+      // still have it for the next one.
       best.worker.postMessage(msg);
     }
   }

@@ -11,7 +11,8 @@ import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.j
 import type { TaskTiming } from '../metrics.js';
 import { takeOnnxCpu } from '../../models/inference/onnx/run-cpu.js';
 import { nameThisThread } from '../thread-names.js';
-import { applySrgb } from '../pipeline/to-srgb.js';
+import { decodePlanned, ImageError } from '../pipeline/decode.js';
+import type { RgbImage } from '../../models/inference/types.js';
 
 nameThisThread('facerest-infer');
 
@@ -95,16 +96,31 @@ try {
     void (async () => {
       const own: ModelSeconds = {};
       let busy = 0;
-      let release = await turns.take('start');
-      let since = performance.now();
-      // This thread's copy of the pixels; a task handed to another worker brings its own.
-      if (task.image.toSrgb) applySrgb(task.image.data, task.image.toSrgb);
-      const timing = (): TaskTiming => ({ busySeconds: (busy + performance.now() - since) / 1000, models: own, onnxCpu: takeOnnxCpu() });
+      let release: () => void = () => {};
+      // Busy from the turn on: waiting for the decode is not this thread's work.
+      let since: number | undefined;
+      const timing = (): TaskTiming => ({
+        busySeconds: (busy + (since === undefined ? 0 : performance.now() - since)) / 1000, models: own, onnxCpu: takeOnnxCpu(),
+      });
       try {
-        const result = await extractFaces(models, task.image, task.query, {
+        // Decoded before the turn is taken (on libuv's threads): the other task this worker
+        // holds runs its models meanwhile.
+        let image: RgbImage;
+        let query = task.query;
+        if ('encoded' in task.image) {
+          const { encoded, plan } = task.image;
+          image = await decodePlanned(encoded, plan);
+          const k = image.width / plan.width;
+          if (query.alignAt) query = { ...query, alignAt: query.alignAt.map((points) => points.map((v) => v * k)) };
+        } else {
+          image = task.image;
+        }
+        release = await turns.take('start');
+        since = performance.now();
+        const result = await extractFaces(models, image, query, {
           heavy: () => post({ type: 'heavy', id: task.id }),
           between: async () => {
-            busy += performance.now() - since;
+            busy += performance.now() - since!;
             release();
             release = await turns.take('long');
             since = performance.now();
@@ -112,10 +128,11 @@ try {
           spent: own,
         });
         const buffers = result.faces.flatMap((f) => [f.embedding?.buffer, f.crop?.data.buffer]);
-        post({ type: 'result', id: task.id, result, timing: timing(), left: --held },
+        post({ type: 'result', id: task.id, result: { ...result, width: image.width, height: image.height }, timing: timing(), left: --held },
           buffers.filter((b) => b !== undefined) as ArrayBuffer[]);
       } catch (err) {
-        post({ type: 'error', id: task.id, error: (err as Error).message, timing: timing(), left: --held });
+        const image = err instanceof ImageError ? err.code : undefined;
+        post({ type: 'error', id: task.id, error: (err as Error).message, image, timing: timing(), left: --held });
       } finally {
         release();
       }
