@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { decodeImage } from '../server/pipeline/decode.js';
+import { readJpegHeader } from '../server/pipeline/jpeg-header.js';
 
 sharp.cache(false);
 sharp.concurrency(1);
@@ -49,6 +50,10 @@ const variants: Record<string, Variant> = {
       .resize({ width: Math.ceil(m.width! / 2), height: Math.ceil(m.height! / 2), fit: 'fill' }).raw().toBuffer();
   },
   fullDecodeOnly: (d) => sharp(d, { sequentialRead: true }).raw().toBuffer(),
+  // The header read before the decode: sharp's (what decode.ts did before jpeg-header.ts) and
+  // the JavaScript one it uses for JPEGs now.
+  sharpMetadata: (d) => sharp(d, { limitInputPixels: false }).metadata(),
+  jsHeader: async (d) => readJpegHeader(d),
 };
 
 function cpuMs(): number {
