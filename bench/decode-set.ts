@@ -3,7 +3,7 @@
  * JPEG in `npm run bench`'s photo set against libjpeg-turbo's own decode (`tjbench`, Debian's
  * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses and at the smallest DCT scale
  * that still gives 640 px. sharp: CPU ms of this process, median of 7, one libvips thread;
- * tjbench: its own in-process timing (ms per decode, 0.3 s of runs). "main" is the part of
+ * tjbench: CPU ms per decode (below). "main" is the part of
  * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read).
  *   node dist/bench/decode-set.js [640]   (640: the photos re-encoded as JPEGs of at most 640 px,
  *   as `npm run bench -- --photos 640`)
@@ -41,11 +41,18 @@ async function median(fn: () => Promise<unknown>): Promise<{ cpu: number; main: 
   return { cpu: t.sort((a, b) => a - b)[3], main: m.sort((a, b) => a - b)[3] };
 }
 
-/** libjpeg-turbo's ms per decode at 1/k, from tjbench's frame rate. */
+/**
+ * libjpeg-turbo's CPU ms per decode at 1/k: tjbench's CPU time (bash's `times` for its child)
+ * over the frames it decoded (its frame rate x its bench time). Its own figure is wall-clock,
+ * which on a shared machine counts the time it waited for a core (under load, 0.97 ms a frame
+ * against 0.46 ms of CPU for a 600x417 JPEG).
+ */
+const BENCH_S = 0.5;
 function tjbench(path: string, k: number): number {
-  const out = execFileSync('tjbench', [path, '-scale', `1/${k}`, '-benchtime', '0.3', '-warmup', '0.1'], { encoding: 'utf8' });
+  const out = execFileSync('bash', ['-c', `tjbench "$0" -scale 1/${k} -benchtime ${BENCH_S} -warmup 0 -nowrite; times`, path], { encoding: 'utf8' });
   const fps = Number(/Decompress\s+--> Frame rate:\s+([\d.]+)/.exec(out)?.[1]);
-  return 1000 / fps;
+  const times = [...out.trim().split('\n').pop()!.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return ((times[0] + times[1]) * 1000) / (fps * BENCH_S);
 }
 
 /** sharp's shrink-on-load factor for an 'inside' resize to MAX (node_modules/sharp/src/pipeline.cc). */
