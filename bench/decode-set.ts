@@ -3,11 +3,13 @@
  * JPEG in `npm run bench`'s photo set against libjpeg-turbo's own decode (`tjbench`, Debian's
  * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses and at the smallest DCT scale
  * that still gives 640 px. sharp: CPU ms of this process, median of 7, one libvips thread;
- * tjbench: its own in-process timing (ms per decode, 0.3 s of runs).
- *   node dist/bench/decode-set.js [--jpeg-only]
+ * tjbench: CPU ms per decode (below). "main" is the part of
+ * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read).
+ *   node dist/bench/decode-set.js [640]   (640: the photos re-encoded as JPEGs of at most 640 px,
+ *   as `npm run bench -- --photos 640`)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -21,22 +23,36 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
+/** CPU ms of the main thread (Linux: its schedstat's run time). */
+const mainMs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+
+/** Medians of 7 runs: process CPU ms and main-thread CPU ms. */
+async function median(fn: () => Promise<unknown>): Promise<{ cpu: number; main: number }> {
   await fn();
   const t: number[] = [];
+  const m: number[] = [];
   for (let i = 0; i < 7; i++) {
     const c = cpuMs();
+    const mm = mainMs();
     await fn();
     t.push(cpuMs() - c);
+    m.push(mainMs() - mm);
   }
-  return t.sort((a, b) => a - b)[3];
+  return { cpu: t.sort((a, b) => a - b)[3], main: m.sort((a, b) => a - b)[3] };
 }
 
-/** libjpeg-turbo's ms per decode at 1/k, from tjbench's frame rate. */
+/**
+ * libjpeg-turbo's CPU ms per decode at 1/k: tjbench's CPU time (bash's `times` for its child)
+ * over the frames it decoded (its frame rate x its bench time). Its own figure is wall-clock,
+ * which on a shared machine counts the time it waited for a core (under load, 0.97 ms a frame
+ * against 0.46 ms of CPU for a 600x417 JPEG).
+ */
+const BENCH_S = 0.5;
 function tjbench(path: string, k: number): number {
-  const out = execFileSync('tjbench', [path, '-scale', `1/${k}`, '-benchtime', '0.3', '-warmup', '0.1'], { encoding: 'utf8' });
+  const out = execFileSync('bash', ['-c', `tjbench "$0" -scale 1/${k} -benchtime ${BENCH_S} -warmup 0 -nowrite; times`, path], { encoding: 'utf8' });
   const fps = Number(/Decompress\s+--> Frame rate:\s+([\d.]+)/.exec(out)?.[1]);
-  return 1000 / fps;
+  const times = [...out.trim().split('\n').pop()!.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return ((times[0] + times[1]) * 1000) / (fps * BENCH_S);
 }
 
 /** sharp's shrink-on-load factor for an 'inside' resize to MAX (node_modules/sharp/src/pipeline.cc). */
@@ -50,11 +66,15 @@ function sharpShrink(larger: number): number {
 
 const ideal = (larger: number) => [8, 4, 2, 1].find((k) => larger / k >= MAX) ?? 1;
 
+const small = process.argv.includes('640');
+const photos = small
+  ? await Promise.all(benchPhotos().map(async (p) => ({ name: p.name, data: await sharp(p.data).rotate().resize(MAX, MAX, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer() })))
+  : benchPhotos();
 const dir = mkdtempSync(join(tmpdir(), 'decode-set-'));
 const rows: string[] = [];
-let sumSharp = 0, sumTjSame = 0, sumTjIdeal = 0, n = 0;
+let sumSharp = 0, sumMain = 0, sumTjSame = 0, sumTjIdeal = 0, n = 0;
 try {
-  for (const p of benchPhotos()) {
+  for (const p of photos) {
     const meta = await sharp(p.data).metadata();
     if (meta.format !== 'jpeg') continue;
     const file = join(dir, 'photo.jpg');
@@ -62,19 +82,19 @@ try {
     const larger = Math.max(meta.width!, meta.height!);
     const k = larger > MAX ? sharpShrink(larger) : 1;
     const best = larger > MAX ? ideal(larger) : 1;
-    const ms = await median(() => decodeImage(p.data, MAX));
+    const { cpu: ms, main } = await median(() => decodeImage(p.data, MAX));
     const same = tjbench(file, k);
     const bestMs = best === k ? same : tjbench(file, best);
     const icc = meta.icc ? (isSrgbProfile(meta.icc) ? 'sRGB' : 'other') : 'none';
     rows.push(`| ${p.name.split('/').pop()} | ${meta.width}x${meta.height} ${meta.chromaSubsampling}${meta.isProgressive ? ' prog' : ''} | ${icc} `
-      + `| 1/${k} | ${ms.toFixed(1)} | ${same.toFixed(1)} | ${(ms / same).toFixed(2)} | 1/${best} | ${bestMs.toFixed(1)} | ${(ms / bestMs).toFixed(2)} |`);
-    sumSharp += ms; sumTjSame += same; sumTjIdeal += bestMs; n++;
+      + `| 1/${k} | ${ms.toFixed(1)} | ${main.toFixed(2)} | ${same.toFixed(1)} | ${(ms / same).toFixed(2)} | 1/${best} | ${bestMs.toFixed(1)} | ${(ms / bestMs).toFixed(2)} |`);
+    sumSharp += ms; sumMain += main; sumTjSame += same; sumTjIdeal += bestMs; n++;
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('| photo | size | ICC | sharp scale | decodeImage ms | tjbench same scale | ratio | best scale | tjbench | ratio |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| photo | size | ICC | sharp scale | decodeImage ms | of which main | tjbench same scale | ratio | best scale | tjbench | ratio |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
-console.log(`${n} JPEGs, mean ms: decodeImage ${(sumSharp / n).toFixed(1)}, tjbench at sharp's scale ${(sumTjSame / n).toFixed(1)} `
+console.log(`${n} JPEGs${small ? ' (640 px)' : ''}, mean ms: decodeImage ${(sumSharp / n).toFixed(2)} (main thread ${(sumMain / n).toFixed(2)}), tjbench at sharp's scale ${(sumTjSame / n).toFixed(2)} `
   + `(ratio of sums ${(sumSharp / sumTjSame).toFixed(2)}), at the best scale ${(sumTjIdeal / n).toFixed(1)} (${(sumSharp / sumTjIdeal).toFixed(2)})`);

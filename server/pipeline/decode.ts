@@ -7,8 +7,9 @@ import sharp from 'sharp';
 import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 import type { RgbImage } from '../../models/inference/types.js';
 import { ALIGNED_SIZE } from '../worker/align.js';
-import { checkReadFormat, refuseUnknownFormat } from './image-format.js';
+import { checkReadFormat, refuseUnknownFormat, type ImageFormat } from './image-format.js';
 import { isSrgbProfile, matrixProfile } from './icc.js';
+import { readJpegHeader } from './jpeg-header.js';
 import { applySrgb, srgbConversion, type SrgbConversion } from './to-srgb.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
@@ -83,6 +84,31 @@ export function decodedSize(width: number, height: number, maxSize: number, alig
   return { width: Math.max(1, Math.round(width * k)), height: Math.max(1, Math.round(height * k)) };
 }
 
+/** What decodeImage needs of the header. */
+interface Header {
+  width?: number;
+  height?: number;
+  orientation?: number;
+  icc?: Buffer;
+  /** A 3-component 8-bit JPEG: a matrix profile on it is converted by to-srgb.ts. */
+  rgbJpeg: boolean;
+}
+
+/**
+ * A JPEG's header from its markers (jpeg-header.ts: no second call into sharp), anything else,
+ * and JPEGs that reader leaves alone, from sharp's metadata() (no pixel limit yet, so the
+ * refusal can say what the image claims), with the format it read checked against the sniffed one.
+ */
+async function readHeader(data: Uint8Array, format: ImageFormat): Promise<Header> {
+  if (format === 'jpeg') {
+    const jpeg = readJpegHeader(data);
+    if (jpeg) return { ...jpeg, rgbJpeg: jpeg.channels === 3 };
+  }
+  const meta = await sharp(data, { limitInputPixels: false }).metadata();
+  checkReadFormat(format, meta);
+  return { ...meta, rgbJpeg: meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar' };
+}
+
 /**
  * What the header says and how the pixels are to be decoded: plain data, so that the header is
  * read where the request is (its limits and the pixel budget are checked before anything is
@@ -121,12 +147,10 @@ function imageError(err: unknown): unknown {
 export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = DEFAULT_MAX_PIXELS, aligned = false): Promise<DecodePlan> {
   if (data.length === 0) throw new ImageError(ImageErrorCode.CORRUPT, 'empty image: 0 bytes');
   // Only the formats the README names; SVG is never rendered (image-format.ts's checkImageFormat,
-  // with the one metadata read below).
+  // with the header read below).
   const format = refuseUnknownFormat(data);
   try {
-    // The header alone (no pixel limit yet), so the refusal can say what the image claims.
-    const meta = await sharp(data, { limitInputPixels: false }).metadata();
-    checkReadFormat(format, meta);
+    const meta = await readHeader(data, format);
     if (!meta.width || !meta.height) throw new ImageError(ImageErrorCode.CORRUPT, 'image has no dimensions');
     const area = meta.width * meta.height;
     if (area > maxPixels) {
@@ -143,7 +167,7 @@ export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = 
     // resize, in to-srgb.ts, instead of by lcms before it (issue 14).
     const srgb = meta.icc !== undefined && isSrgbProfile(meta.icc);
     const small = target.width * target.height <= CONVERT_MAX_PIXELS;
-    const profile = !srgb && small && meta.icc !== undefined && meta.format === 'jpeg' && meta.channels === 3 && meta.depth === 'uchar'
+    const profile = !srgb && small && meta.icc !== undefined && meta.rgbJpeg
       ? matrixProfile(meta.icc) : undefined;
     return {
       width, height, target, maxSize, maxPixels, aligned,
