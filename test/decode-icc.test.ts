@@ -25,12 +25,12 @@ const tagged = (profile: string) => sharp(HP_SRGB).withIccProfile(profile).jpeg(
 
 /** The pixels of the pipeline before issue 14: every embedded profile transformed to sRGB. */
 async function transformed(jpeg: Buffer): Promise<Buffer> {
-  return sharp(jpeg).rotate().resize({ width: MAX, height: MAX, fit: 'inside', withoutEnlargement: true })
+  return sharp(jpeg).rotate().resize({ width: MAX, height: MAX, fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
     .flatten({ background: '#ffffff' }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer();
 }
 
 async function ignored(jpeg: Buffer): Promise<Buffer> {
-  return sharp(jpeg, { ignoreIcc: true }).rotate().resize({ width: MAX, height: MAX, fit: 'inside', withoutEnlargement: true })
+  return sharp(jpeg, { ignoreIcc: true }).rotate().resize({ width: MAX, height: MAX, fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
     .raw({ depth: 'uchar' }).toBuffer();
 }
 
