@@ -40,8 +40,8 @@ export interface ModelSpec {
   extraInputs?: TensorSpec[];
   output: TensorSpec;
   nodes: NodeSpec[];
-  /** Constants by name, with their shape; FLOAT unless `int64` is set. */
-  constants?: Record<string, { dims: number[]; values: number[]; int64?: boolean }>;
+  /** Constants by name, with their shape; FLOAT unless `int64` or `uint8` is set. */
+  constants?: Record<string, { dims: number[]; values: number[]; int64?: boolean; uint8?: boolean }>;
   /** Default 13. */
   opset?: number;
 }
@@ -71,11 +71,10 @@ function node(n: NodeSpec, position: number) {
 }
 
 export function buildOnnx(spec: ModelSpec): Uint8Array {
-  const initializer = Object.entries(spec.constants ?? {}).map(([name, { dims, values, int64 }]) => {
-    const data = int64 ? BigInt64Array.from(values.map(BigInt)) : Float32Array.from(values);
-    return create(TensorProtoSchema, {
-      name, dims: dims.map(BigInt), dataType: int64 ? DataType.INT64 : DataType.FLOAT, rawData: new Uint8Array(data.buffer),
-    });
+  const initializer = Object.entries(spec.constants ?? {}).map(([name, { dims, values, int64, uint8 }]) => {
+    const data = int64 ? BigInt64Array.from(values.map(BigInt)) : uint8 ? Uint8Array.from(values) : Float32Array.from(values);
+    const dataType = int64 ? DataType.INT64 : uint8 ? DataType.UINT8 : DataType.FLOAT;
+    return create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: new Uint8Array(data.buffer) });
   });
   return writeModel(create(ModelProtoSchema, {
     irVersion: 8n,

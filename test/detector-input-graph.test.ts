@@ -1,0 +1,70 @@
+/**
+ * The detectors' input graph (models/inference/preprocess.ts) gives the same floats, to the
+ * bit, as the graph it replaced (Resize, Cast, Transpose, Pad, Sub, Mul), on real photos and on
+ * every 8-bit level: with and without a resize, for both families' normalisations (where
+ * DequantizeLinear stands in for Cast, Sub and Mul) and for one where it cannot.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import { openSession, type ModelSession } from '../models/inference/onnx/session.js';
+import { ImageToTensor, normalisationNodes, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import type { RgbImage } from '../models/inference/types.js';
+import { decodeImage } from '../server/pipeline/decode.js';
+import { BBT, readFace } from './helpers/data.js';
+
+const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+async function reference(session: ModelSession, im: RgbImage, cw: number, ch: number, w: number, h: number) {
+  const out = await session.run({
+    image: new ort.Tensor('uint8', im.data, [1, im.height, im.width, 3]),
+    sizes: int64([1, ch, cw, 3]),
+    pads: int64([0, 0, 0, 0, 0, 0, h - ch, w - cw]),
+  });
+  return out.tensor.data as Float32Array;
+}
+
+/** 16 x 16 pixels: every level once in each channel, in a different order per channel. */
+function allLevels(): RgbImage {
+  const data = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) data.set([i, 255 - i, (i * 7) & 255], 3 * i);
+  return { data, width: 16, height: 16 };
+}
+
+const NORMALISATIONS: [string, number, number, string][] = [
+  ['UltraFace', 127, 128, 'DequantizeLinear'],
+  ['SCRFD', 127.5, 128, 'DequantizeLinear'],
+  ['ImageNet-like, not exact as a dequantisation', 123.675, 58.395, 'Cast'],
+];
+
+describe('detector input graph', () => {
+  it('uses DequantizeLinear only where it gives the reference floats', () => {
+    for (const [label, mean, std, first] of NORMALISATIONS) {
+      assert.equal(normalisationNodes('x', 'y', mean, std).nodes[0].op, first, label);
+    }
+  });
+
+  for (const [label, mean, std] of NORMALISATIONS) {
+    it(`equals the reference graph bit for bit: ${label}`, async () => {
+      const before = await openSession(referenceImageToTensorGraph(mean, std), 'test');
+      const after = await ImageToTensor.create(mean, std);
+      const photo = (await decodeImage(readFace(BBT[0]), 640)).image;
+      const levels = allLevels();
+      // [image, content w x h, input w x h]: no resize (SCRFD's letterbox at scale 1), a
+      // downscale (UltraFace's 320x240), an upscale, and padding on both sides.
+      const cases: [RgbImage, number, number, number, number][] = [
+        [photo, photo.width, photo.height, 640, 640],
+        [photo, 320, Math.min(240, Math.round((320 * photo.height) / photo.width)), 320, 240],
+        [levels, 16, 16, 32, 24],
+        [levels, 40, 40, 64, 48],
+      ];
+      for (const [im, cw, ch, w, h] of cases) {
+        const a = await reference(before, im, cw, ch, w, h);
+        const b = (await after.run(im, cw, ch, w, h)).data as Float32Array;
+        assert.equal(b.length, a.length);
+        const first = a.findIndex((v, i) => !Object.is(v, b[i]));
+        assert.equal(first, -1, `${im.width}x${im.height} -> ${cw}x${ch} in ${w}x${h}: index ${first}: ${a[first]} vs ${b[first]}`);
+      }
+    });
+  }
+});
