@@ -1,25 +1,32 @@
 /**
- * Issue 14: one-thread CPU of the detector's input graph per photo, before (the reference graph:
- * Resize, Cast, Transpose, Pad, Sub, Mul) and after (models/inference/preprocess.ts), on the
- * bench's photos re-encoded at 640 px as bench.ts makes them, for the default pack's UltraFace
- * (320x240) and SCRFD-500M (640x640 letterbox). Before and after alternate photo by photo in one
- * process, so load from other work falls on both alike; CPU is counted as run-cpu.ts counts it
- * (from the run's own setImmediate to its end: the graph and its float output's way into
- * JavaScript). Also checks that both give the same floats.
- *   node dist/bench/detector-input.js [--rounds 5]
+ * Issue 14: one-thread CPU of the detector's input preparation per photo, on the bench's photos
+ * re-encoded at 640 px as bench.ts makes them, for the default pack's UltraFace (320x240) and
+ * SCRFD-500M (640x640 letterbox):
+ * - before: the input graph as it was (Resize, Cast, Transpose, Pad, Sub, Mul: its own session,
+ *   its floats back into JavaScript), then the detector;
+ * - after: models/inference/preprocess.ts's DetectorInput: the normalisation fused into the
+ *   detector's graph, a Resize graph only where the image is not at the content size already;
+ * - raw: the plain detector fed the ready floats, as bench/raw-worker.ts runs it.
+ * "input" is the total minus raw: what preparing the input costs, wherever it runs. Before,
+ * after and raw alternate photo by photo in one process, so load from other work falls on all
+ * alike; CPU is counted as run-cpu.ts counts it (each run from its own setImmediate to its end,
+ * outputs' way into JavaScript included). Also checks that after gives before's outputs.
+ *   node dist/bench/detector-input.js [--rounds 3]
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
-import { openSession, type ModelSession } from '../models/inference/onnx/session.js';
+import { openModelFile, openSession, type ModelSession } from '../models/inference/onnx/session.js';
 import { takeOnnxCpu, threadCpuSeconds } from '../models/inference/onnx/run-cpu.js';
-import { ImageToTensor, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import { DetectorInput, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import type { RgbImage } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
-import { benchPhotos } from './photos.js';
+import { benchPhotos, SHARED } from './photos.js';
+import { join } from 'node:path';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(args.rounds);
 
 const images: RgbImage[] = [];
@@ -30,6 +37,7 @@ for (const p of benchPhotos()) {
 
 interface Pack {
   name: string;
+  detector: string;
   mean: number;
   std: number;
   width: number;
@@ -38,9 +46,9 @@ interface Pack {
   content: (im: RgbImage) => { contentW: number; contentH: number };
 }
 const packs: Pack[] = [
-  { name: 'default (UltraFace 320x240)', mean: 127, std: 128, width: 320, height: 240, content: (im) => clampedAspect(im, 320, 240) },
+  { name: 'default (UltraFace 320x240)', detector: packModels(DEFAULT_PACK, 'detector')[0].path, mean: 127, std: 128, width: 320, height: 240, content: (im) => clampedAspect(im, 320, 240) },
   {
-    name: 'SCRFD-500M (640x640)', mean: 127.5, std: 128, width: 640, height: 640, content: (im) => {
+    name: 'SCRFD-500M (640x640)', detector: join(SHARED, 'models', 'scrfd', 'det_500m.onnx'), mean: 127.5, std: 128, width: 640, height: 640, content: (im) => {
       const s = Math.min(640 / im.width, 640 / im.height);
       return { contentW: Math.min(640, Math.round(im.width * s)), contentH: Math.min(640, Math.round(im.height * s)) };
     },
@@ -59,26 +67,40 @@ async function reference(session: ModelSession, im: RgbImage, p: Pack): Promise<
   return out.tensor;
 }
 
-console.log(`detector input graph: ${images.length} photos at 640 px, ${ROUNDS} rounds, one-thread CPU ms per photo`);
-console.log('| detector | before | after | photos without a resize | max difference |');
-console.log('|---|---|---|---|---|');
+console.log(`detector input: ${images.length} photos at 640 px, ${ROUNDS} rounds, one-thread CPU ms per photo`);
+console.log('| detector | before: input graph | before: total | after: resize graph | after: total | raw detector | input before | input after | photos without a resize | outputs differ |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const p of packs) {
-  const before = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'before');
-  const after = await ImageToTensor.create(p.mean, p.std);
-  let maxDiff = 0;
+  const beforeGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'before-input');
+  const beforeDetector = (await openModelFile(p.detector, {}, 'before-detector')).session;
+  const raw = (await openModelFile(p.detector, {}, 'raw')).session;
+  const after = await DetectorInput.create((await openModelFile(p.detector, {}, 'after-detector')).session, p.mean, p.std);
+  if (!after.isFused) throw new Error(`${p.name}: the input was not fused`);
+  let differ = 0;
   let unresized = 0;
   takeOnnxCpu();
   for (let r = 0; r < ROUNDS; r++) {
     for (const im of images) {
       const { contentW, contentH } = p.content(im);
       if (r === 0 && contentW === im.width && contentH === im.height) unresized++;
-      const a = (await reference(before, im, p)).data as Float32Array;
-      const b = (await after.run(im, contentW, contentH, p.width, p.height)).data as Float32Array;
-      if (r === 0) for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      const tensor = await reference(beforeGraph, im, p);
+      const want = await beforeDetector.run({ [beforeDetector.inputNames[0]]: tensor });
+      const got = await after.run(im, contentW, contentH, p.width, p.height);
+      await raw.run({ [raw.inputNames[0]]: tensor });
+      if (r === 0) {
+        for (const name of beforeDetector.outputNames) {
+          const a = want[name].data as Float32Array;
+          const b = got[name].data as Float32Array;
+          if (a.some((v, i) => !Object.is(v, b[i]))) differ++;
+        }
+      }
     }
   }
   const cpu = takeOnnxCpu();
-  const ms = (label: string) => ((1000 * (cpu[label] ?? NaN)) / (ROUNDS * images.length)).toFixed(2);
-  console.log(`| ${p.name} | ${ms('before')} | ${ms('preprocess')} | ${unresized} of ${images.length} | ${maxDiff} |`);
+  const ms = (...labels: string[]) => (1000 * labels.reduce((sum, l) => sum + (cpu[l] ?? 0), 0)) / (ROUNDS * images.length);
+  const before = ms('before-input', 'before-detector');
+  const afterTotal = ms('preprocess', 'after-detector');
+  const cells = [ms('before-input'), before, ms('preprocess'), afterTotal, ms('raw'), before - ms('raw'), afterTotal - ms('raw')];
+  console.log(`| ${p.name} | ${cells.map((c) => c.toFixed(2)).join(' | ')} | ${unresized} of ${images.length} | ${differ} |`);
 }
 if (Number.isNaN(threadCpuSeconds())) console.log('(no per-thread CPU clock here: /proc/thread-self/schedstat is missing)');

@@ -1,17 +1,22 @@
 /**
- * The detectors' input graph (models/inference/preprocess.ts) gives the same floats, to the
- * bit, as the graph it replaced (Resize, Cast, Transpose, Pad, Sub, Mul), on real photos and on
- * every 8-bit level: with and without a resize, for both families' normalisations (where
- * DequantizeLinear stands in for Cast, Sub and Mul) and for one where it cannot.
+ * The detectors' input (models/inference/preprocess.ts) gives the same floats, to the bit, as
+ * the graph it replaced (Resize, Cast, Transpose, Pad, Sub, Mul), on real photos and on every
+ * 8-bit level: with and without a resize, for both families' normalisations (where
+ * DequantizeLinear stands in for Cast, Sub and Mul) and for one where it cannot. And a detector
+ * with the preparation fused into its graph (onnx/input-fusion.ts) gives the same outputs, to
+ * the bit, as the plain detector fed the reference graph's floats.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { openSession, type ModelSession } from '../models/inference/onnx/session.js';
-import { ImageToTensor, normalisationNodes, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import { clampedAspect } from '../models/inference/families/ultraface.js';
+import { normalisationNodes } from '../models/inference/onnx/normalise.js';
+import { openModelFile, openSession, type ModelSession } from '../models/inference/onnx/session.js';
+import { DetectorInput, ImageToTensor, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import type { RgbImage } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
-import { BBT, readFace } from './helpers/data.js';
+import { BBT, readFace, sharedPath } from './helpers/data.js';
 
 const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
 
@@ -41,6 +46,8 @@ describe('detector input graph', () => {
   it('uses DequantizeLinear only where it gives the reference floats', () => {
     for (const [label, mean, std, first] of NORMALISATIONS) {
       assert.equal(normalisationNodes('x', 'y', mean, std).nodes[0].op, first, label);
+      // Before opset 10 there is no DequantizeLinear (the default pack's detector is opset 9).
+      assert.equal(normalisationNodes('x', 'y', mean, std, { opset: 9 }).nodes[0].op, 'Cast', label);
     }
   });
 
@@ -67,4 +74,51 @@ describe('detector input graph', () => {
       }
     });
   }
+});
+
+const DETECTORS: [string, string, number, number, (im: RgbImage) => [number, number, number, number]][] = [
+  ['default pack (UltraFace 320x240, opset 9)', packModels(DEFAULT_PACK, 'detector')[0].path, 127, 128, (im) => {
+    const { contentW, contentH } = clampedAspect(im, 320, 240);
+    return [contentW, contentH, 320, 240];
+  }],
+  ['SCRFD-500M (opset 11)', sharedPath('models', 'scrfd', 'det_500m.onnx'), 127.5, 128, (im) => {
+    const s = Math.min(640 / im.width, 640 / im.height);
+    return [Math.min(640, Math.round(im.width * s)), Math.min(640, Math.round(im.height * s)), 640, 640];
+  }],
+];
+
+describe('detector with its input fused into its graph', () => {
+  for (const [label, path, mean, std, place] of DETECTORS) {
+    it(`gives the plain detector's outputs bit for bit: ${label}`, async () => {
+      const { session: plain } = await openModelFile(path, {}, 'test');
+      const reference = await openSession(referenceImageToTensorGraph(mean, std), 'test');
+      const input = await DetectorInput.create(plain, mean, std);
+      assert.ok(input.isFused);
+      const photo = (await decodeImage(readFace(BBT[1]), 640)).image;
+      // A portrait at 640 (no resize for SCRFD), the same photo at 300 px (an upscale for SCRFD).
+      const small = (await decodeImage(readFace(BBT[1]), 300)).image;
+      for (const im of [photo, small]) {
+        const [cw, ch, w, h] = place(im);
+        const tensor = await reference.run({
+          image: new ort.Tensor('uint8', im.data, [1, im.height, im.width, 3]),
+          sizes: int64([1, ch, cw, 3]),
+          pads: int64([0, 0, 0, 0, 0, 0, h - ch, w - cw]),
+        });
+        const want = await plain.run({ [plain.inputNames[0]]: tensor.tensor });
+        const got = await input.run(im, cw, ch, w, h);
+        for (const name of plain.outputNames) {
+          const a = want[name].data as Float32Array;
+          const b = got[name].data as Float32Array;
+          assert.equal(b.length, a.length, name);
+          const first = a.findIndex((v, i) => !Object.is(v, b[i]));
+          assert.equal(first, -1, `${im.width}x${im.height}, ${name}[${first}]: ${a[first]} vs ${b[first]}`);
+        }
+      }
+    });
+  }
+
+  it('is not fused with graph rewrites off (FACEREST_GRAPH_REWRITE=off runs the file as it is)', async () => {
+    const { session } = await openModelFile(DETECTORS[1][1], { graphRewrite: false }, 'test');
+    assert.equal((await DetectorInput.create(session, 127.5, 128)).isFused, false);
+  });
 });

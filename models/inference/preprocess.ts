@@ -19,61 +19,21 @@
  *   Mul: three passes over the float tensor become one, or two for a mean of 127.5.
  */
 import ort from 'onnxruntime-node';
-import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';
+import { buildOnnx, DataType, type NodeSpec } from './onnx/build.js';
+import { fuseImageInput, PIXELS_INPUT } from './onnx/input-fusion.js';
+import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
 
-type Constants = NonNullable<ModelSpec['constants']>;
-
-/**
- * The nodes that turn 8-bit `input` into (input - mean) / std as float32 `output`, written as
- * the reference Cast, Sub(mean), Mul(1/std) computes it. DequantizeLinear computes
- * float(x - zero point) * scale; with zp = floor(mean) and the rest of the mean subtracted
- * afterwards that is the same float for every level when std is a power of two and the mean
- * a multiple of 1/2 (both families' values), and for other values it may not be, so each of
- * the 256 levels is checked here in float32 and the reference nodes are used on any mismatch.
- */
-export function normalisationNodes(input: string, output: string, mean: number, std: number): { nodes: NodeSpec[]; constants: Constants } {
-  const f = Math.fround;
-  const scale = f(1 / std);
-  const zeroPoint = Math.min(255, Math.max(0, Math.floor(mean)));
-  const rest = f(f(mean - zeroPoint) * scale);
-  let exact = true;
-  for (let x = 0; x < 256 && exact; x++) {
-    const reference = f(f(x - f(mean)) * scale);
-    const dequantised = f((x - zeroPoint) * scale);
-    exact = (rest === 0 ? dequantised : f(dequantised - rest)) === reference;
-  }
-  if (!exact) {
-    return {
-      nodes: [
-        { op: 'Cast', inputs: [input], outputs: [`${output}_f`], int: { to: DataType.FLOAT } },
-        { op: 'Sub', inputs: [`${output}_f`, 'mean'], outputs: [`${output}_centred`] },
-        { op: 'Mul', inputs: [`${output}_centred`, 'scale'], outputs: [output] },
-      ],
-      constants: { mean: { dims: [], values: [mean] }, scale: { dims: [], values: [scale] } },
-    };
-  }
-  const dequantised = rest === 0 ? output : `${output}_dq`;
-  const nodes: NodeSpec[] = [{ op: 'DequantizeLinear', inputs: [input, 'scale', 'zero_point'], outputs: [dequantised] }];
-  if (rest !== 0) nodes.push({ op: 'Sub', inputs: [dequantised, 'rest'], outputs: [output] });
-  return {
-    nodes,
-    constants: {
-      scale: { dims: [], values: [scale] },
-      zero_point: { dims: [], values: [zeroPoint], uint8: true },
-      ...(rest !== 0 ? { rest: { dims: [], values: [rest] } } : {}),
-    },
-  };
-}
+const RESIZE: NodeSpec = {
+  op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
+  str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
+};
 
 /** The input graph, with or without the Resize node. */
 export function imageToTensorGraph(mean: number, std: number, resize: boolean): Uint8Array {
   const normalise = normalisationNodes('padded', 'tensor', mean, std);
-  const resizeNodes: NodeSpec[] = resize ? [{
-    op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
-    str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
-  }] : [];
+  const resizeNodes = resize ? [RESIZE] : [];
   return buildOnnx({
     opset: 18,
     input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
@@ -109,10 +69,7 @@ export function referenceImageToTensorGraph(mean: number, std: number): Uint8Arr
     output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
     constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
     nodes: [
-      {
-        op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
-        str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
-      },
+      RESIZE,
       { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: DataType.FLOAT } },
       { op: 'Transpose', inputs: ['f'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
       { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
@@ -144,5 +101,79 @@ export class ImageToTensor {
     if (!same) feeds.sizes = int64([1, contentH, contentW, 3]);
     const out = await (same ? this.plain : this.resizing).run(feeds);
     return out.tensor;
+  }
+}
+
+/**
+ * The 8-bit pixels resized to contentW x contentH and padded with black to width x height, still
+ * HWC: what a fused detector (input-fusion.ts) reads. Same Resize node as the graphs above.
+ */
+export function resizePixelsGraph(): Uint8Array {
+  return buildOnnx({
+    opset: 18,
+    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
+    extraInputs: [
+      { name: 'sizes', shape: [4], elemType: DataType.INT64 },
+      { name: 'pads', shape: [8], elemType: DataType.INT64 },
+    ],
+    output: { name: 'pixels', shape: [1, 'H', 'W', 3], elemType: DataType.UINT8 },
+    nodes: [RESIZE, { op: 'Pad', inputs: ['resized', 'pads'], outputs: ['pixels'], str: { mode: 'constant' } }],
+  });
+}
+
+/** The image padded with black to width x height (right and bottom), as 8-bit HWC pixels. */
+export function padPixels(image: RgbImage, width: number, height: number): Uint8Array {
+  if (image.width === width && image.height === height) return image.data;
+  const out = new Uint8Array(width * height * 3);
+  const row = image.width * 3;
+  for (let y = 0; y < image.height; y++) out.set(image.data.subarray(y * row, (y + 1) * row), y * width * 3);
+  return out;
+}
+
+const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+/**
+ * A detector run on an 8-bit image: the input prepared as the family asks (resized to
+ * contentW x contentH, padded to the input's width x height, normalised) and the detector run
+ * on it. Where the detector's graph takes it (input-fusion.ts), the normalisation runs inside
+ * the detector's own session, counted under its role, and only a resize, when one is needed,
+ * runs as the 'preprocess' graph; elsewhere ImageToTensor prepares the float input.
+ */
+export class DetectorInput {
+  private constructor(
+    private readonly detector: ModelSession,
+    private readonly fused: ModelSession | undefined,
+    private readonly toTensor: ImageToTensor | undefined,
+    private readonly resizing: ModelSession | undefined,
+  ) {}
+
+  static async create(detector: ModelSession, mean: number, std: number): Promise<DetectorInput> {
+    const fused = await detector.derive((m) => fuseImageInput(m, mean, std));
+    if (!fused) return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std), undefined);
+    return new DetectorInput(detector, fused, undefined, await openSession(resizePixelsGraph()));
+  }
+
+  /** Whether the normalisation runs inside the detector's session. */
+  get isFused(): boolean {
+    return this.fused !== undefined;
+  }
+
+  async run(image: RgbImage, contentW: number, contentH: number, width: number, height: number): Promise<ort.InferenceSession.ReturnType> {
+    if (!this.fused) {
+      const tensor = await this.toTensor!.run(image, contentW, contentH, width, height);
+      return this.detector.run({ [this.detector.inputNames[0]]: tensor });
+    }
+    let pixels: Uint8Array;
+    if (contentW === image.width && contentH === image.height) {
+      pixels = padPixels(image, width, height);
+    } else {
+      const out = await this.resizing!.run({
+        image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
+        sizes: int64([1, contentH, contentW, 3]),
+        pads: int64([0, 0, 0, 0, 0, height - contentH, width - contentW, 0]),
+      });
+      pixels = out.pixels.data as Uint8Array;
+    }
+    return this.fused.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', pixels, [1, height, width, 3]) });
   }
 }

@@ -46,7 +46,7 @@ export interface ModelSpec {
   opset?: number;
 }
 
-function valueInfo(t: TensorSpec) {
+export function valueInfo(t: TensorSpec) {
   const dim = t.shape.map((d) => create(TensorShapeProto_DimensionSchema, {
     value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d },
   }));
@@ -61,7 +61,7 @@ function valueInfo(t: TensorSpec) {
   });
 }
 
-function node(n: NodeSpec, position: number) {
+export function node(n: NodeSpec, position: number) {
   const attribute = [
     ...Object.entries(n.ints ?? {}).map(([name, v]) => create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: v.map(BigInt) })),
     ...Object.entries(n.int ?? {}).map(([name, v]) => create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(v) })),
@@ -70,12 +70,18 @@ function node(n: NodeSpec, position: number) {
   return create(NodeProtoSchema, { input: n.inputs, output: n.outputs, name: n.name ?? `${n.op}_${position}`, opType: n.op, attribute });
 }
 
-export function buildOnnx(spec: ModelSpec): Uint8Array {
-  const initializer = Object.entries(spec.constants ?? {}).map(([name, { dims, values, int64, uint8 }]) => {
+export type Constants = NonNullable<ModelSpec['constants']>;
+
+export function initializers(constants: Constants) {
+  return Object.entries(constants).map(([name, { dims, values, int64, uint8 }]) => {
     const data = int64 ? BigInt64Array.from(values.map(BigInt)) : uint8 ? Uint8Array.from(values) : Float32Array.from(values);
     const dataType = int64 ? DataType.INT64 : uint8 ? DataType.UINT8 : DataType.FLOAT;
     return create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: new Uint8Array(data.buffer) });
   });
+}
+
+export function buildOnnx(spec: ModelSpec): Uint8Array {
+  const initializer = initializers(spec.constants ?? {});
   return writeModel(create(ModelProtoSchema, {
     irVersion: 8n,
     opsetImport: [{ domain: '', version: BigInt(spec.opset ?? 13) }],

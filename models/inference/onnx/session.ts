@@ -29,7 +29,12 @@ export interface OpenOptions {
  * for an input graph).
  */
 export class ModelSession {
-  constructor(private readonly session: ort.InferenceSession, readonly label: string) {}
+  /**
+   * `source`: the file and options it was opened with, for derive (the parsed model is not
+   * kept: a recognizer's weights would stay in memory twice).
+   */
+  constructor(private readonly session: ort.InferenceSession, readonly label: string,
+    private readonly source?: { path: string; options: OpenOptions }) {}
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
   get outputNames(): readonly string[] { return this.session.outputNames; }
@@ -42,6 +47,20 @@ export class ModelSession {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+
+  /**
+   * Another session, with the same options and label, on this session's graph (rewrites
+   * included) as `transform` changes it; undefined where the transform gives nothing, this
+   * session was not opened from a model file, or rewrites are off (FACEREST_GRAPH_REWRITE: the
+   * file then runs as it is). input-fusion.ts uses it.
+   */
+  async derive(transform: (model: ModelProto) => ModelProto | undefined): Promise<ModelSession | undefined> {
+    if (!this.source || this.source.options.graphRewrite === false) return undefined;
+    const model = readModel(await readFile(this.source.path));
+    const changed = transform(rewritePrelu(model)?.model ?? model);
+    if (!changed) return undefined;
+    return new ModelSession(await ort.InferenceSession.create(writeModel(changed), SESSION_OPTIONS), this.label);
   }
 }
 
@@ -63,6 +82,7 @@ export async function openModelFile(path: string, options: OpenOptions = {}, lab
   const bytes = await readFile(path);
   const model = readModel(bytes);
   const rewrite = options.graphRewrite === false ? undefined : rewritePrelu(model);
-  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes, label);
+  const inference = await ort.InferenceSession.create(rewrite ? writeModel(rewrite.model) : bytes, SESSION_OPTIONS);
+  const session = new ModelSession(inference, label, { path, options });
   return { session, model, rewritten: rewrite !== undefined };
 }
