@@ -9,9 +9,10 @@
  * - raw: the plain detector fed the ready floats, as bench/raw-worker.ts runs it.
  * "input" is the total minus raw: what preparing the input costs, wherever it runs. Before,
  * after and raw alternate photo by photo in one process, so load from other work falls on all
- * alike; CPU is counted as run-cpu.ts counts it (each run from its own setImmediate to its end,
- * outputs' way into JavaScript included). Also checks that after gives before's outputs.
- *   node dist/bench/detector-input.js [--rounds 3]
+ * alike (their order changes photo by photo). CPU: this thread's, around each whole step (the
+ * outputs' way into JavaScript and a padding copy included); the two graph columns as run-cpu.ts
+ * counts them. Also checks that after gives before's outputs, to the bit.
+ *   node dist/bench/detector-input.js [--rounds 5]
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
@@ -26,7 +27,7 @@ import { decodeImage } from '../server/pipeline/decode.js';
 import { benchPhotos, SHARED } from './photos.js';
 import { join } from 'node:path';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(args.rounds);
 
 const images: RgbImage[] = [];
@@ -72,35 +73,61 @@ console.log('| detector | before: input graph | before: total | after: resize gr
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const p of packs) {
   const beforeGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'before-input');
+  // The raw step's ready floats, made outside its count, under a label of their own.
+  const readyGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'ready');
   const beforeDetector = (await openModelFile(p.detector, {}, 'before-detector')).session;
   const raw = (await openModelFile(p.detector, {}, 'raw')).session;
   const after = await DetectorInput.create((await openModelFile(p.detector, {}, 'after-detector')).session, p.mean, p.std);
   if (!after.isFused) throw new Error(`${p.name}: the input was not fused`);
   let differ = 0;
   let unresized = 0;
+  const spent = { before: 0, after: 0, raw: 0 };
+  /** This thread's CPU for `fn`, the JavaScript around the runs (a padding copy) included. */
+  const timed = async <T>(key: keyof typeof spent, fn: () => Promise<T>): Promise<T> => {
+    const start = threadCpuSeconds();
+    const out = await fn();
+    spent[key] += threadCpuSeconds() - start;
+    return out;
+  };
   takeOnnxCpu();
   for (let r = 0; r < ROUNDS; r++) {
-    for (const im of images) {
+    for (const [i, im] of images.entries()) {
       const { contentW, contentH } = p.content(im);
       if (r === 0 && contentW === im.width && contentH === im.height) unresized++;
-      const tensor = await reference(beforeGraph, im, p);
-      const want = await beforeDetector.run({ [beforeDetector.inputNames[0]]: tensor });
-      const got = await after.run(im, contentW, contentH, p.width, p.height);
-      await raw.run({ [raw.inputNames[0]]: tensor });
+      let tensor: ort.Tensor | undefined;
+      let want: ort.InferenceSession.ReturnType | undefined;
+      let got: ort.InferenceSession.ReturnType | undefined;
+      const steps = [
+        async () => {
+          want = await timed('before', async () => {
+            tensor = await reference(beforeGraph, im, p);
+            return beforeDetector.run({ [beforeDetector.inputNames[0]]: tensor });
+          });
+        },
+        async () => { got = await timed('after', () => after.run(im, contentW, contentH, p.width, p.height)); },
+        async () => {
+          const ready = await reference(readyGraph, im, p);
+          await timed('raw', () => raw.run({ [raw.inputNames[0]]: ready }));
+        },
+      ];
+      // A different order each photo, so neither caches nor the collector favour one.
+      for (let k = 0; k < 3; k++) await steps[(i + r + k) % 3]();
       if (r === 0) {
         for (const name of beforeDetector.outputNames) {
-          const a = want[name].data as Float32Array;
-          const b = got[name].data as Float32Array;
-          if (a.some((v, i) => !Object.is(v, b[i]))) differ++;
+          const a = want![name].data as Float32Array;
+          const b = got![name].data as Float32Array;
+          if (a.some((v, j) => !Object.is(v, b[j]))) differ++;
         }
       }
     }
   }
   const cpu = takeOnnxCpu();
-  const ms = (...labels: string[]) => (1000 * labels.reduce((sum, l) => sum + (cpu[l] ?? 0), 0)) / (ROUNDS * images.length);
-  const before = ms('before-input', 'before-detector');
-  const afterTotal = ms('preprocess', 'after-detector');
-  const cells = [ms('before-input'), before, ms('preprocess'), afterTotal, ms('raw'), before - ms('raw'), afterTotal - ms('raw')];
+  const n = ROUNDS * images.length;
+  const ms = (seconds: number) => (1000 * seconds) / n;
+  const cells = [
+    ms(cpu['before-input'] ?? 0), ms(spent.before), ms(cpu.preprocess ?? 0), ms(spent.after), ms(spent.raw),
+    ms(spent.before - spent.raw), ms(spent.after - spent.raw),
+  ];
   console.log(`| ${p.name} | ${cells.map((c) => c.toFixed(2)).join(' | ')} | ${unresized} of ${images.length} | ${differ} |`);
 }
 if (Number.isNaN(threadCpuSeconds())) console.log('(no per-thread CPU clock here: /proc/thread-self/schedstat is missing)');

@@ -8,6 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { copyFileSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
 import { normalisationNodes } from '../models/inference/onnx/normalise.js';
@@ -116,6 +119,16 @@ describe('detector with its input fused into its graph', () => {
       }
     });
   }
+
+  it('is not fused when the file has changed since it was loaded (the fused graph would be another model)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'facerest-fuse-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'det.onnx');
+    copyFileSync(DETECTORS[1][1], path);
+    const { session } = await openModelFile(path, {}, 'test');
+    utimesSync(path, new Date(), new Date(Date.now() + 60_000));
+    assert.equal((await DetectorInput.create(session, 127.5, 128)).isFused, false);
+  });
 
   it('is not fused with graph rewrites off (FACEREST_GRAPH_REWRITE=off runs the file as it is)', async () => {
     const { session } = await openModelFile(DETECTORS[1][1], { graphRewrite: false }, 'test');

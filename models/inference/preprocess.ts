@@ -11,16 +11,22 @@
  * (measured against the float order on a portrait: at most 0.97 of a level, 0.27 on average).
  *
  * Issue 14 (bench/detector-input.ts, one-thread CPU per 640-px photo, same values to the bit):
- * - No Resize node when the image already has the content size (SCRFD letterboxes a 640-px
- *   image into 640x640 at scale 1): ONNX Runtime's antialias kernel still walked every pixel.
- * - Transpose and Pad on the 8-bit pixels, before they become floats (a quarter of the bytes).
- * - (x - mean) / std as one DequantizeLinear ((x - zero point) * scale) where that gives the
- *   same floats (checked for all 256 levels when the graph is built), instead of Cast, Sub and
- *   Mul: three passes over the float tensor become one, or two for a mean of 127.5.
+ * - DetectorInput: the Transpose and the normalisation go into the detector's own graph
+ *   (onnx/input-fusion.ts), so one run, and no float tensor comes back into JavaScript between
+ *   two (about 0.85 ms of copying and allocating for SCRFD's 4.9 MB one). What stays outside is
+ *   the Resize, run here on 8-bit pixels with 8-bit output, and only where the image is not at
+ *   the content size already (SCRFD letterboxes a 640-px image into 640x640 at scale 1; the
+ *   padding is then a row copy in JavaScript).
+ * - Where a detector cannot be fused (ImageToTensor): no Resize node when none is needed (the
+ *   antialias kernel still walked every pixel), Transpose and Pad on the 8-bit pixels before
+ *   they become floats, and (x - mean) / std as one DequantizeLinear where that gives the same
+ *   floats (onnx/normalise.ts).
+ * SCRFD-500M's input went from 2.8 to 0.7 ms a photo; UltraFace's stays at about 2.3, nearly
+ * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240).
  */
 import ort from 'onnxruntime-node';
 import { buildOnnx, DataType, type NodeSpec } from './onnx/build.js';
-import { fuseImageInput, PIXELS_INPUT } from './onnx/input-fusion.js';
+import { fuseImageInput, PADS_INPUT, PIXELS_INPUT } from './onnx/input-fusion.js';
 import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
@@ -147,8 +153,9 @@ export class DetectorInput {
     private readonly resizing: ModelSession | undefined,
   ) {}
 
+  /** Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read again. */
   static async create(detector: ModelSession, mean: number, std: number): Promise<DetectorInput> {
-    const fused = await detector.derive((m) => fuseImageInput(m, mean, std));
+    const fused = await detector.derive((m) => fuseImageInput(m, mean, std)).catch(() => undefined);
     if (!fused) return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std), undefined);
     return new DetectorInput(detector, fused, undefined, await openSession(resizePixelsGraph()));
   }
@@ -163,17 +170,24 @@ export class DetectorInput {
       const tensor = await this.toTensor!.run(image, contentW, contentH, width, height);
       return this.detector.run({ [this.detector.inputNames[0]]: tensor });
     }
-    let pixels: Uint8Array;
+    const padsInGraph = this.fused.inputNames.includes(PADS_INPUT);
+    let pixels: ort.Tensor;
     if (contentW === image.width && contentH === image.height) {
-      pixels = padPixels(image, width, height);
+      pixels = padsInGraph
+        ? new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3])
+        : new ort.Tensor('uint8', padPixels(image, width, height), [1, height, width, 3]);
     } else {
+      // With the padding in the detector's graph, the Resize graph pads nothing.
+      const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
       const out = await this.resizing!.run({
         image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
         sizes: int64([1, contentH, contentW, 3]),
-        pads: int64([0, 0, 0, 0, 0, height - contentH, width - contentW, 0]),
+        pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),
       });
-      pixels = out.pixels.data as Uint8Array;
+      pixels = out.pixels;
     }
-    return this.fused.run({ [PIXELS_INPUT]: new ort.Tensor('uint8', pixels, [1, height, width, 3]) });
+    if (!padsInGraph) return this.fused.run({ [PIXELS_INPUT]: pixels });
+    const [h, w] = [pixels.dims[1], pixels.dims[2]];
+    return this.fused.run({ [PIXELS_INPUT]: pixels, [PADS_INPUT]: int64([0, 0, 0, 0, 0, height - h, width - w, 0]) });
   }
 }

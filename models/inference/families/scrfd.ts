@@ -39,7 +39,8 @@ export class ScrfdDetector implements Detector {
   readonly givesKeypoints: boolean;
   private readonly width: number;
   private readonly height: number;
-  private input?: DetectorInput;
+  /** Made on first use (a promise, so two first calls at once share one). */
+  private input?: Promise<DetectorInput>;
   private readonly levels: Level[];
 
   constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
@@ -55,8 +56,8 @@ export class ScrfdDetector implements Detector {
     const { width: W, height: H } = this;
     // Letterbox: keep the aspect ratio, pad right and bottom with black.
     const scale = Math.min(W / image.width, H / image.height);
-    this.input ??= await DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
-    const out = await this.input.run(image,
+    this.input ??= DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
+    const out = await (await this.input).run(image,
       Math.min(W, Math.round(image.width * scale)), Math.min(H, Math.round(image.height * scale)), W, H);
     const candidates: Detection[] = [];
     for (const level of this.levels) {

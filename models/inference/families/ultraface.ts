@@ -27,7 +27,8 @@ export class UltraFaceDetector implements Detector {
   readonly givesKeypoints = false;
   private readonly width: number;
   private readonly height: number;
-  private input?: DetectorInput;
+  /** Made on first use (a promise, so two first calls at once share one). */
+  private input?: Promise<DetectorInput>;
   private readonly scoresName: string;
   private readonly boxesName: string;
 
@@ -44,8 +45,8 @@ export class UltraFaceDetector implements Detector {
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
     const { width: W, height: H } = this;
     const { contentW, contentH } = clampedAspect(image, W, H);
-    this.input ??= await DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
-    const out = await this.input.run(image, contentW, contentH, W, H);
+    this.input ??= DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
+    const out = await (await this.input).run(image, contentW, contentH, W, H);
     const scores = out[this.scoresName].data as Float32Array;
     const boxes = out[this.boxesName].data as Float32Array;
     // Boxes are fractions of the whole (padded) input; the image fills contentW x contentH of it.

@@ -13,8 +13,14 @@ import { DataType, initializers, node, valueInfo, type Dim } from './build.js';
 import { opsetVersion, type ModelProto } from './model.js';
 import { normalisationNodes } from './normalise.js';
 
-/** The fused model's pixel input: uint8 [N, H, W, 3], RGB. */
+/** The fused model's pixel input: uint8 [N, h, w, 3], RGB. */
 export const PIXELS_INPUT = '__facerest_pixels';
+/**
+ * Where the opset has Pad with its pads as an input (11 on): the fused model's second input,
+ * int64 [8], NHWC order; the pixels may then be smaller than the detector's input, and are
+ * padded in the graph (on the 8-bit pixels), not copied into a padded buffer in JavaScript.
+ */
+export const PADS_INPUT = '__facerest_pads';
 const PREFIX = '__facerest_input_';
 
 function dimsOf(v: ValueInfoProto): Dim[] | undefined {
@@ -40,20 +46,27 @@ export function fuseImageInput(model: ModelProto, mean: number, std: number): Mo
   const dims = dimsOf(input);
   if (!dims || dims.length !== 4 || dims[1] !== 3) return undefined;
   const taken = [...graph.node.flatMap((n) => [n.name, ...n.output]), ...graph.input.map((i) => i.name), ...initialised];
-  if (taken.some((n) => n.startsWith('__facerest_input') || n === PIXELS_INPUT)) return undefined;
+  if (taken.some((n) => n.startsWith('__facerest_input') || n === PIXELS_INPUT || n === PADS_INPUT)) return undefined;
 
   const planes = `${PREFIX}planes`;
+  const padded = `${PREFIX}padded`;
+  const padsInGraph = opset >= 11;
   const normalise = normalisationNodes(planes, input.name, mean, std, { prefix: PREFIX, opset });
   const prepare = [
-    { op: 'Transpose', inputs: [PIXELS_INPUT], outputs: [planes], ints: { perm: [0, 3, 1, 2] }, name: `${PREFIX}transpose` },
+    ...(padsInGraph ? [{ op: 'Pad', inputs: [PIXELS_INPUT, PADS_INPUT], outputs: [padded], str: { mode: 'constant' }, name: `${PREFIX}pad` }] : []),
+    { op: 'Transpose', inputs: [padsInGraph ? padded : PIXELS_INPUT], outputs: [planes], ints: { perm: [0, 3, 1, 2] }, name: `${PREFIX}transpose` },
     ...normalise.nodes,
   ].map((n, i) => node(n, i));
-  const pixels = valueInfo({ name: PIXELS_INPUT, shape: [dims[0], dims[2], dims[3], 3], elemType: DataType.UINT8 });
+  const pixels = valueInfo({
+    name: PIXELS_INPUT, elemType: DataType.UINT8,
+    shape: padsInGraph ? [dims[0], `${PREFIX}h`, `${PREFIX}w`, 3] : [dims[0], dims[2], dims[3], 3],
+  });
+  const pads = valueInfo({ name: PADS_INPUT, shape: [8], elemType: DataType.INT64 });
   return create(ModelProtoSchema, {
     ...model,
     graph: create(GraphProtoSchema, {
       ...graph,
-      input: graph.input.map((i) => (i === input ? pixels : i)),
+      input: graph.input.flatMap((i) => (i !== input ? [i] : padsInGraph ? [pixels, pads] : [pixels])),
       node: [...prepare, ...graph.node],
       initializer: [...graph.initializer, ...initializers(normalise.constants)],
     }),
