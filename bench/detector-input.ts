@@ -7,6 +7,7 @@
  * - after: models/inference/preprocess.ts's DetectorInput: the normalisation fused into the
  *   detector's graph, a Resize graph only where the image is not at the content size already;
  * - raw: the plain detector fed the ready floats, as bench/raw-worker.ts runs it.
+ * Then YuNet-s and RetinaFace (../shared/models), whose input JavaScript made before (sampling.ts).
  * "input" is the total minus raw: what preparing the input costs, wherever it runs. Before,
  * after and raw alternate photo by photo in one process, so load from other work falls on all
  * alike (their order changes photo by photo). CPU: this thread's, around each whole step (the
@@ -18,6 +19,8 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
+import { dynamicInputSize } from '../models/inference/families/detector-input.js';
+import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
 import { openModelFile, openSession, type ModelSession } from '../models/inference/onnx/session.js';
 import { takeOnnxCpu, threadCpuSeconds } from '../models/inference/onnx/run-cpu.js';
 import { DetectorInput, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
@@ -129,5 +132,64 @@ for (const p of packs) {
     ms(spent.before - spent.raw), ms(spent.after - spent.raw),
   ];
   console.log(`| ${p.name} | ${cells.map((c) => c.toFixed(2)).join(' | ')} | ${unresized} of ${images.length} | ${differ} |`);
+}
+
+// YuNet and RetinaFace: dynamic input (the image's size rounded up to a multiple of 32, BGR);
+// before, sampling.ts's copy in JavaScript; after, fused at scale 1 (every photo here).
+console.log('');
+console.log('| detector | before: total (JavaScript input + detector) | after: total | raw detector | input before | input after | outputs differ |');
+console.log('|---|---|---|---|---|---|---|');
+const dynamic: [string, string, number | readonly number[]][] = [
+  ['YuNet-s', join(SHARED, 'models', 'yunet', 'yunet_s_dynamic.onnx'), 0],
+  ['RetinaFace MobileNet-0.25', join(SHARED, 'models', 'retinaface', 'retinaface_mnet025_dynamic.onnx'), [123, 117, 104]],
+];
+for (const [name, path, mean] of dynamic) {
+  const plain = (await openModelFile(path, {}, 'plain')).session;
+  const raw = (await openModelFile(path, {}, 'raw')).session;
+  const after = await DetectorInput.create((await openModelFile(path, {}, 'after-detector')).session, mean, 1, 'bgr');
+  if (!after.isFused) throw new Error(`${name}: the input was not fused`);
+  const spent = { before: 0, after: 0, raw: 0 };
+  let differ = 0;
+  const floats = (im: RgbImage, w: number, h: number) => {
+    const out = new Float32Array(3 * w * h);
+    sampleToTensor(im, resizeAffine(1, 1), { out, offset: 0, width: w, height: h, layout: 'bgr', mean, std: 1, antialias: true });
+    return new ort.Tensor('float32', out, [1, 3, h, w]);
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, im] of images.entries()) {
+      const { width: w, height: h } = dynamicInputSize(im, 32);
+      let want: ort.InferenceSession.ReturnType | undefined;
+      let got: ort.InferenceSession.ReturnType | undefined;
+      const steps = [
+        async () => {
+          const start = threadCpuSeconds();
+          want = await plain.run({ [plain.inputNames[0]]: floats(im, w, h) });
+          spent.before += threadCpuSeconds() - start;
+        },
+        async () => {
+          const start = threadCpuSeconds();
+          got = await after.run(im, im.width, im.height, w, h);
+          spent.after += threadCpuSeconds() - start;
+        },
+        async () => {
+          const ready = floats(im, w, h);
+          const start = threadCpuSeconds();
+          await raw.run({ [raw.inputNames[0]]: ready });
+          spent.raw += threadCpuSeconds() - start;
+        },
+      ];
+      for (let k = 0; k < 3; k++) await steps[(i + r + k) % 3]();
+      if (r === 0) {
+        for (const o of plain.outputNames) {
+          const a = want![o].data as Float32Array;
+          const b = got![o].data as Float32Array;
+          if (a.some((v, j) => !Object.is(v, b[j]))) differ++;
+        }
+      }
+    }
+  }
+  const ms = (seconds: number) => (1000 * seconds) / (ROUNDS * images.length);
+  const cells = [ms(spent.before), ms(spent.after), ms(spent.raw), ms(spent.before - spent.raw), ms(spent.after - spent.raw)];
+  console.log(`| ${name} | ${cells.map((c) => c.toFixed(2)).join(' | ')} | ${differ} |`);
 }
 if (Number.isNaN(threadCpuSeconds())) console.log('(no per-thread CPU clock here: /proc/thread-self/schedstat is missing)');

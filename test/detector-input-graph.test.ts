@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
+import { dynamicInputSize } from '../models/inference/families/detector-input.js';
+import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
 import { normalisationNodes } from '../models/inference/onnx/normalise.js';
 import { openModelFile, openSession, type ModelSession } from '../models/inference/onnx/session.js';
 import { DetectorInput, ImageToTensor, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
@@ -113,6 +115,31 @@ describe('detector with its input fused into its graph', () => {
           const a = want[name].data as Float32Array;
           const b = got[name].data as Float32Array;
           assert.equal(b.length, a.length, name);
+          const first = a.findIndex((v, i) => !Object.is(v, b[i]));
+          assert.equal(first, -1, `${im.width}x${im.height}, ${name}[${first}]: ${a[first]} vs ${b[first]}`);
+        }
+      }
+    });
+  }
+
+  for (const [label, file, mean] of [
+    ['YuNet-s (BGR, 0..255)', 'yunet/yunet_s_dynamic.onnx', 0],
+    ['RetinaFace MobileNet-0.25 (BGR minus a mean per channel)', 'retinaface/retinaface_mnet025_dynamic.onnx', [123, 117, 104]],
+  ] as const) {
+    it(`gives the outputs of sampleToTensor's copy, bit for bit, at scale 1: ${label}`, async () => {
+      const { session: plain } = await openModelFile(sharedPath('models', ...file.split('/')), {}, 'test');
+      const input = await DetectorInput.create(plain, mean, 1, 'bgr');
+      assert.ok(input.isFused);
+      for (const im of [(await decodeImage(readFace(BBT[1]), 640)).image, allLevels()]) {
+        const { width: w, height: h, scale } = dynamicInputSize(im, 32);
+        assert.equal(scale, 1);
+        const floats = new Float32Array(3 * w * h);
+        sampleToTensor(im, resizeAffine(1, 1), { out: floats, offset: 0, width: w, height: h, layout: 'bgr', mean, std: 1, antialias: true });
+        const want = await plain.run({ [plain.inputNames[0]]: new ort.Tensor('float32', floats, [1, 3, h, w]) });
+        const got = await input.run(im, im.width, im.height, w, h);
+        for (const name of plain.outputNames) {
+          const a = want[name].data as Float32Array;
+          const b = got[name].data as Float32Array;
           const first = a.findIndex((v, i) => !Object.is(v, b[i]));
           assert.equal(first, -1, `${im.width}x${im.height}, ${name}[${first}]: ${a[first]} vs ${b[first]}`);
         }

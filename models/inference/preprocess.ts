@@ -150,14 +150,21 @@ export class DetectorInput {
     private readonly detector: ModelSession,
     private readonly fused: ModelSession | undefined,
     private readonly toTensor: ImageToTensor | undefined,
-    private readonly resizing: ModelSession | undefined,
   ) {}
 
-  /** Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read again. */
-  static async create(detector: ModelSession, mean: number, std: number): Promise<DetectorInput> {
-    const fused = await detector.derive((m) => fuseImageInput(m, mean, std)).catch(() => undefined);
-    if (!fused) return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std), undefined);
-    return new DetectorInput(detector, fused, undefined, await openSession(resizePixelsGraph()));
+  /** The Resize graph, opened on first use (YuNet and RetinaFace never resize through it). */
+  private resizing?: Promise<ModelSession>;
+
+  /**
+   * Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read
+   * again; `mean` per channel (RGB order) and BGR planes only for callers that check isFused
+   * (ImageToTensor has neither).
+   */
+  static async create(detector: ModelSession, mean: number | readonly number[], std: number, order: 'rgb' | 'bgr' = 'rgb'): Promise<DetectorInput> {
+    const fused = await detector.derive((m) => fuseImageInput(m, mean, std, order)).catch(() => undefined);
+    if (fused) return new DetectorInput(detector, fused, undefined);
+    if (typeof mean !== 'number' || order !== 'rgb') return new DetectorInput(detector, undefined, undefined);
+    return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std));
   }
 
   /** Whether the normalisation runs inside the detector's session. */
@@ -167,7 +174,8 @@ export class DetectorInput {
 
   async run(image: RgbImage, contentW: number, contentH: number, width: number, height: number): Promise<ort.InferenceSession.ReturnType> {
     if (!this.fused) {
-      const tensor = await this.toTensor!.run(image, contentW, contentH, width, height);
+      if (!this.toTensor) throw new Error('detector input not fused: the family prepares it itself');
+      const tensor = await this.toTensor.run(image, contentW, contentH, width, height);
       return this.detector.run({ [this.detector.inputNames[0]]: tensor });
     }
     const padsInGraph = this.fused.inputNames.includes(PADS_INPUT);
@@ -179,7 +187,8 @@ export class DetectorInput {
     } else {
       // With the padding in the detector's graph, the Resize graph pads nothing.
       const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
-      const out = await this.resizing!.run({
+      this.resizing ??= openSession(resizePixelsGraph());
+      const out = await (await this.resizing).run({
         image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
         sizes: int64([1, contentH, contentW, 3]),
         pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),

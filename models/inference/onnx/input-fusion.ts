@@ -32,10 +32,12 @@ function dimsOf(v: ValueInfoProto): Dim[] | undefined {
 }
 
 /**
- * The model reading 8-bit pixels, or undefined where it cannot be fused: not one float input of
- * shape [N, 3, H, W], an opset below 7 (Sub and Mul without broadcasting), or names taken.
+ * The model reading 8-bit RGB pixels, or undefined where it cannot be fused: not one float
+ * input of shape [N, 3, H, W], an opset below 7 (Sub and Mul without broadcasting), or names
+ * taken. `order`: the detector's planes (YuNet and RetinaFace read BGR); `mean` per channel in
+ * RGB order, or one for all.
  */
-export function fuseImageInput(model: ModelProto, mean: number, std: number): ModelProto | undefined {
+export function fuseImageInput(model: ModelProto, mean: number | readonly number[], std: number, order: 'rgb' | 'bgr' = 'rgb'): ModelProto | undefined {
   const graph = model.graph;
   const opset = opsetVersion(model);
   if (!graph || opset < 7) return undefined;
@@ -48,15 +50,20 @@ export function fuseImageInput(model: ModelProto, mean: number, std: number): Mo
   const taken = [...graph.node.flatMap((n) => [n.name, ...n.output]), ...graph.input.map((i) => i.name), ...initialised];
   if (taken.some((n) => n.startsWith('__facerest_input') || n === PIXELS_INPUT || n === PADS_INPUT)) return undefined;
 
-  const planes = `${PREFIX}planes`;
+  const rgbPlanes = `${PREFIX}rgb_planes`;
+  const planes = order === 'bgr' ? `${PREFIX}bgr_planes` : rgbPlanes;
   const padded = `${PREFIX}padded`;
   const padsInGraph = opset >= 11;
-  const normalise = normalisationNodes(planes, input.name, mean, std, { prefix: PREFIX, opset });
+  // Means in the planes' order.
+  const planeMean = typeof mean === 'number' || order === 'rgb' ? mean : [...mean].reverse();
+  const normalise = normalisationNodes(planes, input.name, planeMean, std, { prefix: PREFIX, opset });
   const prepare = [
     ...(padsInGraph ? [{ op: 'Pad', inputs: [PIXELS_INPUT, PADS_INPUT], outputs: [padded], str: { mode: 'constant' }, name: `${PREFIX}pad` }] : []),
-    { op: 'Transpose', inputs: [padsInGraph ? padded : PIXELS_INPUT], outputs: [planes], ints: { perm: [0, 3, 1, 2] }, name: `${PREFIX}transpose` },
+    { op: 'Transpose', inputs: [padsInGraph ? padded : PIXELS_INPUT], outputs: [rgbPlanes], ints: { perm: [0, 3, 1, 2] }, name: `${PREFIX}transpose` },
+    ...(order === 'bgr' ? [{ op: 'Gather', inputs: [rgbPlanes, `${PREFIX}bgr`], outputs: [planes], int: { axis: 1 }, name: `${PREFIX}bgr` }] : []),
     ...normalise.nodes,
   ].map((n, i) => node(n, i));
+  const constants = { ...normalise.constants, ...(order === 'bgr' ? { [`${PREFIX}bgr`]: { dims: [3], values: [2, 1, 0], int64: true } } : {}) };
   const pixels = valueInfo({
     name: PIXELS_INPUT, elemType: DataType.UINT8,
     shape: padsInGraph ? [dims[0], `${PREFIX}h`, `${PREFIX}w`, 3] : [dims[0], dims[2], dims[3], 3],
@@ -68,7 +75,7 @@ export function fuseImageInput(model: ModelProto, mean: number, std: number): Mo
       ...graph,
       input: graph.input.flatMap((i) => (i !== input ? [i] : padsInGraph ? [pixels, pads] : [pixels])),
       node: [...prepare, ...graph.node],
-      initializer: [...graph.initializer, ...initializers(normalise.constants)],
+      initializer: [...graph.initializer, ...initializers(constants)],
     }),
   });
 }

@@ -18,12 +18,28 @@ export interface NormalisationNodes {
 /**
  * Nodes from 8-bit `input` to float32 `output`; every name they add starts with `prefix`, so
  * they can go into another model's graph. `opset`: the graph's, which decides whether
- * DequantizeLinear may be used.
+ * DequantizeLinear may be used. A mean per channel (in the order of `input`'s planes, axis 1 of
+ * NCHW) always takes Cast and Sub, and a Mul unless std is 1.
  */
-export function normalisationNodes(input: string, output: string, mean: number, std: number,
+export function normalisationNodes(input: string, output: string, mean: number | readonly number[], std: number,
   { prefix = '', opset = 18 }: { prefix?: string; opset?: number } = {}): NormalisationNodes {
   const f = Math.fround;
   const scale = f(1 / std);
+  const name = (s: string) => `${prefix}${s}`;
+  if (typeof mean !== 'number') {
+    const centred = scale === 1 ? output : name('centred');
+    return {
+      nodes: [
+        { op: 'Cast', inputs: [input], outputs: [name('float')], int: { to: DataType.FLOAT }, name: name('cast') },
+        { op: 'Sub', inputs: [name('float'), name('mean')], outputs: [centred], name: name('sub') },
+        ...(scale === 1 ? [] : [{ op: 'Mul', inputs: [centred, name('scale')], outputs: [output], name: name('mul') }]),
+      ],
+      constants: {
+        [name('mean')]: { dims: [1, mean.length, 1, 1], values: [...mean] },
+        ...(scale === 1 ? {} : { [name('scale')]: { dims: [], values: [scale] } }),
+      },
+    };
+  }
   const zeroPoint = Math.min(255, Math.max(0, Math.floor(mean)));
   const rest = f(f(mean - zeroPoint) * scale);
   let exact = opset >= 10;
@@ -32,7 +48,6 @@ export function normalisationNodes(input: string, output: string, mean: number, 
     const dequantised = f((x - zeroPoint) * scale);
     exact = (rest === 0 ? dequantised : f(dequantised - rest)) === reference;
   }
-  const name = (s: string) => `${prefix}${s}`;
   if (!exact) {
     return {
       nodes: [
