@@ -1,58 +1,202 @@
 /**
  * Detector input preparation run by ONNX Runtime instead of JavaScript: the 8-bit RGB image
  * goes in as it is (HWC uint8) and a small graph resizes it with antialiasing (ONNX Resize,
- * linear, opset 18), casts, transposes, pads with black on the right and bottom, and normalises.
- * Measured on the default pack with 640-px photos: about 64 photos/s end to end against 59 with
- * the same steps in JavaScript.
+ * linear, opset 18), transposes it to planes, pads it with black on the right and bottom, and
+ * normalises it. Measured on the default pack with 640-px photos: about 64 photos/s end to end
+ * against 59 with the same steps in JavaScript.
  *
  * The resize comes first and reads the 8-bit pixels: casting first made two float copies of the
  * whole image (24 bytes a pixel), which ONNX Runtime's arena then kept: a 36-megapixel image
  * left a worker 0.96 GB larger for good. Resizing 8-bit rounds each value to a whole level
  * (measured against the float order on a portrait: at most 0.97 of a level, 0.27 on average).
+ *
+ * Issue 14 (bench/detector-input.ts, one-thread CPU per 640-px photo, same values to the bit):
+ * - DetectorInput: the Transpose and the normalisation go into the detector's own graph
+ *   (onnx/input-fusion.ts), so one run, and no float tensor comes back into JavaScript between
+ *   two (about 0.85 ms of copying and allocating for SCRFD's 4.9 MB one). What stays outside is
+ *   the Resize, run here on 8-bit pixels with 8-bit output, and only where the image is not at
+ *   the content size already (SCRFD letterboxes a 640-px image into 640x640 at scale 1; the
+ *   padding is then a row copy in JavaScript).
+ * - Where a detector cannot be fused (ImageToTensor): no Resize node when none is needed (the
+ *   antialias kernel still walked every pixel), Transpose and Pad on the 8-bit pixels before
+ *   they become floats, and (x - mean) / std as one DequantizeLinear where that gives the same
+ *   floats (onnx/normalise.ts).
+ * SCRFD-500M's input went from 2.8 to 0.7 ms a photo; UltraFace's stays at about 2.3, nearly
+ * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240).
  */
 import ort from 'onnxruntime-node';
-import { buildOnnx, DataType } from './onnx/build.js';
+import { buildOnnx, DataType, type NodeSpec } from './onnx/build.js';
+import { fuseImageInput, PADS_INPUT, PIXELS_INPUT } from './onnx/input-fusion.js';
+import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
 
+const RESIZE: NodeSpec = {
+  op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
+  str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
+};
+
+/** The input graph, with or without the Resize node. */
+export function imageToTensorGraph(mean: number, std: number, resize: boolean): Uint8Array {
+  const normalise = normalisationNodes('padded', 'tensor', mean, std);
+  const resizeNodes = resize ? [RESIZE] : [];
+  return buildOnnx({
+    opset: 18,
+    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
+    extraInputs: [
+      ...(resize ? [{ name: 'sizes', shape: [4], elemType: DataType.INT64 }] : []),
+      { name: 'pads', shape: [8], elemType: DataType.INT64 },
+    ],
+    output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
+    constants: normalise.constants,
+    nodes: [
+      ...resizeNodes,
+      { op: 'Transpose', inputs: [resize ? 'resized' : 'image'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
+      // Black (0) before normalising, as the reference graph padded.
+      { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
+      ...normalise.nodes,
+    ],
+  });
+}
+
+/**
+ * The graph as it was before issue 14 (Resize, Cast, Transpose, Pad, Sub, Mul on floats): the
+ * reference the faster graphs are checked against (test/detector-input.test.ts) and timed
+ * against (bench/detector-input.ts). Same inputs as the resizing graph.
+ */
+export function referenceImageToTensorGraph(mean: number, std: number): Uint8Array {
+  return buildOnnx({
+    opset: 18,
+    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
+    extraInputs: [
+      { name: 'sizes', shape: [4], elemType: DataType.INT64 },
+      { name: 'pads', shape: [8], elemType: DataType.INT64 },
+    ],
+    output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
+    constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
+    nodes: [
+      RESIZE,
+      { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: DataType.FLOAT } },
+      { op: 'Transpose', inputs: ['f'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
+      { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
+      { op: 'Sub', inputs: ['padded', 'mean'], outputs: ['centred'] },
+      { op: 'Mul', inputs: ['centred', 'scale'], outputs: ['tensor'] },
+    ],
+  });
+}
 
 export class ImageToTensor {
-  private constructor(private readonly session: ModelSession) {}
+  private constructor(private readonly resizing: ModelSession, private readonly plain: ModelSession) {}
 
   /** Normalisation: (pixel - mean) / std, RGB planes. */
   static async create(mean: number, std: number): Promise<ImageToTensor> {
-    const model = buildOnnx({
-      opset: 18,
-      input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
-      extraInputs: [
-        { name: 'sizes', shape: [4], elemType: DataType.INT64 },
-        { name: 'pads', shape: [8], elemType: DataType.INT64 },
-      ],
-      output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
-      constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
-      nodes: [
-        {
-          op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
-          str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
-        },
-        { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: DataType.FLOAT } },
-        { op: 'Transpose', inputs: ['f'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
-        { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
-        { op: 'Sub', inputs: ['padded', 'mean'], outputs: ['centred'] },
-        { op: 'Mul', inputs: ['centred', 'scale'], outputs: ['tensor'] },
-      ],
-    });
-    return new ImageToTensor(await openSession(model));
+    const [resizing, plain] = await Promise.all([
+      openSession(imageToTensorGraph(mean, std, true)), openSession(imageToTensorGraph(mean, std, false)),
+    ]);
+    return new ImageToTensor(resizing, plain);
   }
 
   /** The image resized to contentW x contentH, padded to width x height. */
   async run(image: RgbImage, contentW: number, contentH: number, width: number, height: number): Promise<ort.Tensor> {
     const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
-    const out = await this.session.run({
+    const feeds: Record<string, ort.Tensor> = {
       image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
-      sizes: int64([1, contentH, contentW, 3]),
       pads: int64([0, 0, 0, 0, 0, 0, height - contentH, width - contentW]),
-    });
+    };
+    const same = contentW === image.width && contentH === image.height;
+    if (!same) feeds.sizes = int64([1, contentH, contentW, 3]);
+    const out = await (same ? this.plain : this.resizing).run(feeds);
     return out.tensor;
+  }
+}
+
+/**
+ * The 8-bit pixels resized to contentW x contentH and padded with black to width x height, still
+ * HWC: what a fused detector (input-fusion.ts) reads. Same Resize node as the graphs above.
+ */
+export function resizePixelsGraph(): Uint8Array {
+  return buildOnnx({
+    opset: 18,
+    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
+    extraInputs: [
+      { name: 'sizes', shape: [4], elemType: DataType.INT64 },
+      { name: 'pads', shape: [8], elemType: DataType.INT64 },
+    ],
+    output: { name: 'pixels', shape: [1, 'H', 'W', 3], elemType: DataType.UINT8 },
+    nodes: [RESIZE, { op: 'Pad', inputs: ['resized', 'pads'], outputs: ['pixels'], str: { mode: 'constant' } }],
+  });
+}
+
+/** The image padded with black to width x height (right and bottom), as 8-bit HWC pixels. */
+export function padPixels(image: RgbImage, width: number, height: number): Uint8Array {
+  if (image.width === width && image.height === height) return image.data;
+  const out = new Uint8Array(width * height * 3);
+  const row = image.width * 3;
+  for (let y = 0; y < image.height; y++) out.set(image.data.subarray(y * row, (y + 1) * row), y * width * 3);
+  return out;
+}
+
+const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+/**
+ * A detector run on an 8-bit image: the input prepared as the family asks (resized to
+ * contentW x contentH, padded to the input's width x height, normalised) and the detector run
+ * on it. Where the detector's graph takes it (input-fusion.ts), the normalisation runs inside
+ * the detector's own session, counted under its role, and only a resize, when one is needed,
+ * runs as the 'preprocess' graph; elsewhere ImageToTensor prepares the float input.
+ */
+export class DetectorInput {
+  private constructor(
+    private readonly detector: ModelSession,
+    private readonly fused: ModelSession | undefined,
+    private readonly toTensor: ImageToTensor | undefined,
+  ) {}
+
+  /** The Resize graph, opened on first use (YuNet and RetinaFace never resize through it). */
+  private resizing?: Promise<ModelSession>;
+
+  /**
+   * Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read
+   * again; `mean` per channel (RGB order) and BGR planes only for callers that check isFused
+   * (ImageToTensor has neither).
+   */
+  static async create(detector: ModelSession, mean: number | readonly number[], std: number, order: 'rgb' | 'bgr' = 'rgb'): Promise<DetectorInput> {
+    const fused = await detector.derive((m) => fuseImageInput(m, mean, std, order)).catch(() => undefined);
+    if (fused) return new DetectorInput(detector, fused, undefined);
+    if (typeof mean !== 'number' || order !== 'rgb') return new DetectorInput(detector, undefined, undefined);
+    return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std));
+  }
+
+  /** Whether the normalisation runs inside the detector's session. */
+  get isFused(): boolean {
+    return this.fused !== undefined;
+  }
+
+  async run(image: RgbImage, contentW: number, contentH: number, width: number, height: number): Promise<ort.InferenceSession.ReturnType> {
+    if (!this.fused) {
+      if (!this.toTensor) throw new Error('detector input not fused: the family prepares it itself');
+      const tensor = await this.toTensor.run(image, contentW, contentH, width, height);
+      return this.detector.run({ [this.detector.inputNames[0]]: tensor });
+    }
+    const padsInGraph = this.fused.inputNames.includes(PADS_INPUT);
+    let pixels: ort.Tensor;
+    if (contentW === image.width && contentH === image.height) {
+      pixels = padsInGraph
+        ? new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3])
+        : new ort.Tensor('uint8', padPixels(image, width, height), [1, height, width, 3]);
+    } else {
+      // With the padding in the detector's graph, the Resize graph pads nothing.
+      const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
+      this.resizing ??= openSession(resizePixelsGraph());
+      const out = await (await this.resizing).run({
+        image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
+        sizes: int64([1, contentH, contentW, 3]),
+        pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),
+      });
+      pixels = out.pixels;
+    }
+    if (!padsInGraph) return this.fused.run({ [PIXELS_INPUT]: pixels });
+    const [h, w] = [pixels.dims[1], pixels.dims[2]];
+    return this.fused.run({ [PIXELS_INPUT]: pixels, [PADS_INPUT]: int64([0, 0, 0, 0, 0, height - h, width - w, 0]) });
   }
 }

@@ -4,7 +4,7 @@
  * offsets [N,10], all in units of the stride, from anchor centres on the feature-map grid.
  */
 import { nonMaxSuppression } from '../nms.js';
-import { ImageToTensor } from '../preprocess.js';
+import { DetectorInput } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
 import { clipDetection } from './detector-input.js';
@@ -39,7 +39,8 @@ export class ScrfdDetector implements Detector {
   readonly givesKeypoints: boolean;
   private readonly width: number;
   private readonly height: number;
-  private toTensor?: ImageToTensor;
+  /** Made on first use (a promise, so two first calls at once share one). */
+  private input?: Promise<DetectorInput>;
   private readonly levels: Level[];
 
   constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
@@ -55,10 +56,9 @@ export class ScrfdDetector implements Detector {
     const { width: W, height: H } = this;
     // Letterbox: keep the aspect ratio, pad right and bottom with black.
     const scale = Math.min(W / image.width, H / image.height);
-    this.toTensor ??= await ImageToTensor.create(NORMALISATION.mean, NORMALISATION.std);
-    const input = await this.toTensor.run(image,
+    this.input ??= DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
+    const out = await (await this.input).run(image,
       Math.min(W, Math.round(image.width * scale)), Math.min(H, Math.round(image.height * scale)), W, H);
-    const out = await this.session.run({ [this.session.inputNames[0]]: input });
     const candidates: Detection[] = [];
     for (const level of this.levels) {
       const scores = out[level.score].data as Float32Array;

@@ -40,13 +40,13 @@ export interface ModelSpec {
   extraInputs?: TensorSpec[];
   output: TensorSpec;
   nodes: NodeSpec[];
-  /** Constants by name, with their shape; FLOAT unless `int64` is set. */
-  constants?: Record<string, { dims: number[]; values: number[]; int64?: boolean }>;
+  /** Constants by name, with their shape; FLOAT unless `int64` or `uint8` is set. */
+  constants?: Record<string, { dims: number[]; values: number[]; int64?: boolean; uint8?: boolean }>;
   /** Default 13. */
   opset?: number;
 }
 
-function valueInfo(t: TensorSpec) {
+export function valueInfo(t: TensorSpec) {
   const dim = t.shape.map((d) => create(TensorShapeProto_DimensionSchema, {
     value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d },
   }));
@@ -61,7 +61,7 @@ function valueInfo(t: TensorSpec) {
   });
 }
 
-function node(n: NodeSpec, position: number) {
+export function node(n: NodeSpec, position: number) {
   const attribute = [
     ...Object.entries(n.ints ?? {}).map(([name, v]) => create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: v.map(BigInt) })),
     ...Object.entries(n.int ?? {}).map(([name, v]) => create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(v) })),
@@ -70,13 +70,18 @@ function node(n: NodeSpec, position: number) {
   return create(NodeProtoSchema, { input: n.inputs, output: n.outputs, name: n.name ?? `${n.op}_${position}`, opType: n.op, attribute });
 }
 
-export function buildOnnx(spec: ModelSpec): Uint8Array {
-  const initializer = Object.entries(spec.constants ?? {}).map(([name, { dims, values, int64 }]) => {
-    const data = int64 ? BigInt64Array.from(values.map(BigInt)) : Float32Array.from(values);
-    return create(TensorProtoSchema, {
-      name, dims: dims.map(BigInt), dataType: int64 ? DataType.INT64 : DataType.FLOAT, rawData: new Uint8Array(data.buffer),
-    });
+export type Constants = NonNullable<ModelSpec['constants']>;
+
+export function initializers(constants: Constants) {
+  return Object.entries(constants).map(([name, { dims, values, int64, uint8 }]) => {
+    const data = int64 ? BigInt64Array.from(values.map(BigInt)) : uint8 ? Uint8Array.from(values) : Float32Array.from(values);
+    const dataType = int64 ? DataType.INT64 : uint8 ? DataType.UINT8 : DataType.FLOAT;
+    return create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData: new Uint8Array(data.buffer) });
   });
+}
+
+export function buildOnnx(spec: ModelSpec): Uint8Array {
+  const initializer = initializers(spec.constants ?? {});
   return writeModel(create(ModelProtoSchema, {
     irVersion: 8n,
     opsetImport: [{ domain: '', version: BigInt(spec.opset ?? 13) }],

@@ -3,7 +3,7 @@
  * one intra-op thread and sequential execution, because the worker pool runs one session set
  * per core, which keeps every core busy with less contention than one session using them all.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { readModel, writeModel, type ModelProto } from './model.js';
 import { rewritePrelu } from './prelu-rewrite.js';
@@ -29,7 +29,13 @@ export interface OpenOptions {
  * for an input graph).
  */
 export class ModelSession {
-  constructor(private readonly session: ort.InferenceSession, readonly label: string) {}
+  /**
+   * `source`: the file (with its size and time, to tell it was not replaced since) and options
+   * it was opened with, for derive; the parsed model is not kept: a recognizer's weights would
+   * stay in memory twice.
+   */
+  constructor(private readonly session: ort.InferenceSession, readonly label: string,
+    private readonly source?: { path: string; options: OpenOptions; size: number; mtimeMs: number }) {}
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
   get outputNames(): readonly string[] { return this.session.outputNames; }
@@ -42,6 +48,24 @@ export class ModelSession {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+
+  /**
+   * Another session, with the same options and label, on this session's graph (rewrites
+   * included) as `transform` changes it; undefined where the transform gives nothing, this
+   * session was not opened from a model file, the file has changed since, or rewrites are off
+   * (FACEREST_GRAPH_REWRITE: the file then runs as it is). input-fusion.ts uses it.
+   */
+  async derive(transform: (model: ModelProto) => ModelProto | undefined): Promise<ModelSession | undefined> {
+    const source = this.source;
+    if (!source || source.options.graphRewrite === false) return undefined;
+    const bytes = await readFile(source.path);
+    const { mtimeMs } = await stat(source.path);
+    if (bytes.length !== source.size || mtimeMs !== source.mtimeMs) return undefined;
+    const model = readModel(bytes);
+    const changed = transform(rewritePrelu(model)?.model ?? model);
+    if (!changed) return undefined;
+    return new ModelSession(await ort.InferenceSession.create(writeModel(changed), SESSION_OPTIONS), this.label);
   }
 }
 
@@ -60,9 +84,11 @@ export interface OpenedModel {
 
 /** Reads a model file and opens it; `label` as for openSession. */
 export async function openModelFile(path: string, options: OpenOptions = {}, label = 'model'): Promise<OpenedModel> {
+  const { mtimeMs } = await stat(path);
   const bytes = await readFile(path);
   const model = readModel(bytes);
   const rewrite = options.graphRewrite === false ? undefined : rewritePrelu(model);
-  const session = await openSession(rewrite ? writeModel(rewrite.model) : bytes, label);
+  const inference = await ort.InferenceSession.create(rewrite ? writeModel(rewrite.model) : bytes, SESSION_OPTIONS);
+  const session = new ModelSession(inference, label, { path, options, size: bytes.length, mtimeMs });
   return { session, model, rewritten: rewrite !== undefined };
 }
