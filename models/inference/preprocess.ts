@@ -61,7 +61,7 @@ export function imageToTensorGraph(mean: number, std: number, resize: boolean): 
 
 /**
  * The graph as it was before issue 14 (Resize, Cast, Transpose, Pad, Sub, Mul on floats): the
- * reference the faster graphs are checked against (test/detector-input.test.ts) and timed
+ * reference the faster graphs are checked against (test/detector-input-graph.test.ts) and timed
  * against (bench/detector-input.ts). Same inputs as the resizing graph.
  */
 export function referenceImageToTensorGraph(mean: number, std: number): Uint8Array {
