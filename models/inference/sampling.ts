@@ -71,16 +71,21 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   const [a, b, c, d, e, f] = map;
   if (a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0) return copyPadded(src, target);
   if (b === 0 && d === 0) return resizeSeparable(src, map, target);
-  const write = pixelWriter(target);
-  const acc = new Float64Array(3);
   const { data, width: sw, height: sh } = src;
   const stride = sw * 3;
-  for (let v = 0; v < target.height; v++) {
-    for (let u = 0; u < target.width; u++) {
+  const { out, width: tw, height: th, layout } = target;
+  const norm = normalisation(target);
+  // The writes inlined per layout (a call through pixelWriter's closure per pixel cost about a
+  // third of this loop: issue 14, bench/worker-cpu.ts); the arithmetic is pixelWriter's.
+  const gray = layout === 'gray';
+  const { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane } = norm;
+  for (let v = 0; v < th; v++) {
+    for (let u = 0; u < tw; u++) {
       const x = a * u + b * v + c;
       const y = d * u + e * v + f;
       const x0 = Math.floor(x);
       const y0 = Math.floor(y);
+      let r: number, g: number, bl: number;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
         // All four neighbours inside (every pixel of a face away from the border): addBilinear
         // inlined, the same arithmetic (issue 14: the recognizer's aligned sampling).
@@ -89,18 +94,29 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
         const p = y0 * stride + x0 * 3;
         const q = p + stride;
         const k00 = (1 - fy) * (1 - fx), k01 = (1 - fy) * fx, k10 = fy * (1 - fx), k11 = fy * fx;
-        write(v * target.width + u,
-          k00 * data[p] + k01 * data[p + 3] + k10 * data[q] + k11 * data[q + 3],
-          k00 * data[p + 1] + k01 * data[p + 4] + k10 * data[q + 1] + k11 * data[q + 4],
-          k00 * data[p + 2] + k01 * data[p + 5] + k10 * data[q + 2] + k11 * data[q + 5]);
-        continue;
+        r = k00 * data[p] + k01 * data[p + 3] + k10 * data[q] + k11 * data[q + 3];
+        g = k00 * data[p + 1] + k01 * data[p + 4] + k10 * data[q + 1] + k11 * data[q + 4];
+        bl = k00 * data[p + 2] + k01 * data[p + 5] + k10 * data[q + 2] + k11 * data[q + 5];
+      } else {
+        const acc = edgeAcc;
+        acc[0] = 0; acc[1] = 0; acc[2] = 0;
+        addBilinear(src, x, y, 1, acc);
+        r = acc[0]; g = acc[1]; bl = acc[2];
       }
-      acc[0] = 0; acc[1] = 0; acc[2] = 0;
-      addBilinear(src, x, y, 1, acc);
-      write(v * target.width + u, acc[0], acc[1], acc[2]);
+      const i = v * tw + u;
+      if (gray) {
+        out[rPlane + i] = (0.299 * r + 0.587 * g + 0.114 * bl - mr) * ir;
+      } else {
+        out[rPlane + i] = (r - mr) * ir;
+        out[gPlane + i] = (g - mg) * ig;
+        out[bPlane + i] = (bl - mb) * ib;
+      }
     }
   }
 }
+
+/** Border pixels' accumulator, kept per thread. */
+const edgeAcc = new Float64Array(3);
 
 /** The identity map: pixels copied (and normalised) as they are, black beyond the source. */
 function copyPadded(src: RgbImage, target: SampleTarget): void {
@@ -118,18 +134,28 @@ function copyPadded(src: RgbImage, target: SampleTarget): void {
   }
 }
 
-/** Writes pixel i of the plane, normalised, into the target's channel planes. */
-function pixelWriter(target: SampleTarget): (i: number, r: number, g: number, b: number) => void {
-  const { out, offset, width, height, layout, mean, std } = target;
+/**
+ * A target's normalisation as numbers: means, inverse deviations, and where each channel's
+ * plane starts in `out` (for 'gray', rPlane is the one plane).
+ */
+function normalisation(target: SampleTarget) {
+  const { offset, width, height, layout, mean, std } = target;
   const plane = width * height;
   const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
   const [mr, mg, mb] = perChannel(mean);
   const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
-  if (layout === 'gray') return (i, r, g, b) => { out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * b - mr) * ir; };
   // Channel planes: index 0 receives R for 'rgb' and B for 'bgr'.
-  const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
+  const rPlane = layout === 'gray' ? offset : offset + (layout === 'bgr' ? 2 * plane : 0);
   const gPlane = offset + plane;
   const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
+  return { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane };
+}
+
+/** Writes pixel i of the plane, normalised, into the target's channel planes. */
+function pixelWriter(target: SampleTarget): (i: number, r: number, g: number, b: number) => void {
+  const { out, layout } = target;
+  const { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane } = normalisation(target);
+  if (layout === 'gray') return (i, r, g, b) => { out[rPlane + i] = (0.299 * r + 0.587 * g + 0.114 * b - mr) * ir; };
   return (i, r, g, b) => {
     out[rPlane + i] = (r - mr) * ir;
     out[gPlane + i] = (g - mg) * ig;
@@ -148,6 +174,8 @@ type Taps = { first: Int32Array; count: Int32Array; weights: Float32Array; span:
 // one scratch buffer per thread instead of reallocating them for every image.
 const recentTaps = new Map<string, Taps>();
 let scratch = new Float32Array(0);
+let grayRow = new Float64Array(0);
+const NO_TENSOR = new Float32Array(0);
 
 function cachedTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
   const key = `${dst},${srcSize},${a},${c},${radius}`;
@@ -189,8 +217,7 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
-function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
-  write: (i: number, r: number, g: number, b: number) => void = pixelWriter(target)): void {
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?: Uint8Array): void {
   const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
@@ -214,14 +241,27 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
   // Typed arrays in locals: the loops below are the worker's hottest JavaScript (issue 14).
   const xFirst = xs.first, xCount = xs.count, xWeights = xs.weights, xSpan = xs.span;
   if (channels === 1) {
+    // Each source pixel's gray is computed once per row (a shrink's neighbouring taps overlap,
+    // so inline it was computed about twice), in float64 as inline: the same sums.
+    let colLo = src.width;
+    let colHi = -1;
+    for (let u = 0; u < dw; u++) {
+      if (xCount[u] === 0) continue;
+      colLo = Math.min(colLo, xFirst[u]);
+      colHi = Math.max(colHi, xFirst[u] + xCount[u] - 1);
+    }
+    const cols = Math.max(0, colHi - colLo + 1);
+    if (grayRow.length < cols) grayRow = new Float64Array(cols);
+    const line = grayRow;
     for (let r = 0; r < rows; r++) {
-      const srcRow = (rowLo + r) * src.width * 3;
+      let p = ((rowLo + r) * src.width + colLo) * 3;
+      for (let x = 0; x < cols; x++, p += 3) line[x] = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
       for (let u = 0; u < dw; u++) {
         let acc = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
-        let p = srcRow + xFirst[u] * 3;
-        for (let k = 0; k < n; k++, p += 3) acc += xWeights[w0 + k] * (0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2]);
+        const from = xFirst[u] - colLo;
+        for (let k = 0; k < n; k++) acc += xWeights[w0 + k] * line[from + k];
         tmp[r * dw + u] = acc;
       }
     }
@@ -260,6 +300,26 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
     return;
   }
   const stride = dw * 3;
+  if (rgb8) {
+    // shrinkToRgb's packed 8-bit output, written here rather than through a per-pixel callback.
+    for (let v = 0, o = 0; v < dh; v++) {
+      const w0 = v * ySpan;
+      const n = yCount[v];
+      const base = (yFirst[v] - rowLo) * stride;
+      for (let u = 0; u < dw; u++, o += 3) {
+        let r = 0, g = 0, bl = 0;
+        for (let k = 0, t = base + u * 3; k < n; k++, t += stride) {
+          const w = yWeights[w0 + k];
+          r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
+        }
+        rgb8[o] = Math.min(255, Math.max(0, Math.round(Math.fround(r))));
+        rgb8[o + 1] = Math.min(255, Math.max(0, Math.round(Math.fround(g))));
+        rgb8[o + 2] = Math.min(255, Math.max(0, Math.round(Math.fround(bl))));
+      }
+    }
+    return;
+  }
+  const write = pixelWriter(target);
   for (let v = 0; v < dh; v++) {
     const w0 = v * ySpan;
     const n = yCount[v];
@@ -282,14 +342,9 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
  */
 export function shrinkToRgb(src: RgbImage, map: Affine, width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
-  const level = (v: number) => Math.min(255, Math.max(0, Math.round(Math.fround(v))));
   resizeSeparable(src, map, {
-    out: new Float32Array(0), offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
-  }, (i, r, g, b) => {
-    data[3 * i] = level(r);
-    data[3 * i + 1] = level(g);
-    data[3 * i + 2] = level(b);
-  });
+    out: NO_TENSOR, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
+  }, data);
   return { data, width, height };
 }
 
