@@ -174,7 +174,7 @@ type Taps = { first: Int32Array; count: Int32Array; weights: Float32Array; span:
 // one scratch buffer per thread instead of reallocating them for every image.
 const recentTaps = new Map<string, Taps>();
 let scratch = new Float32Array(0);
-let grayRow = new Float64Array(0);
+let grayRows = new Float64Array(0);
 const NO_TENSOR = new Float32Array(0);
 
 function cachedTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
@@ -238,11 +238,15 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
   if (scratch.length < rows * dw * channels) scratch = new Float32Array(rows * dw * channels);
   const tmp = scratch;
   const { data } = src;
-  // Typed arrays in locals: the loops below are the worker's hottest JavaScript (issue 14).
+  // The loops below are the worker's hottest JavaScript (issue 14). Each sum is a chain of
+  // dependent additions, so they work on two or four independent sums at once (rows that share
+  // their taps, or columns that share a row's): every sum still adds the same terms in the
+  // same order, so the values are the same as one sum at a time, bit for bit.
   const xFirst = xs.first, xCount = xs.count, xWeights = xs.weights, xSpan = xs.span;
+  const width3 = src.width * 3;
   if (channels === 1) {
-    // Each source pixel's gray is computed once per row (a shrink's neighbouring taps overlap,
-    // so inline it was computed about twice), in float64 as inline: the same sums.
+    // Each source pixel's gray is computed once (a shrink's neighbouring taps overlap, so
+    // inline it was computed about twice), in float64 as inline: the same sums.
     let colLo = src.width;
     let colHi = -1;
     for (let u = 0; u < dw; u++) {
@@ -251,34 +255,53 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
       colHi = Math.max(colHi, xFirst[u] + xCount[u] - 1);
     }
     const cols = Math.max(0, colHi - colLo + 1);
-    if (grayRow.length < cols) grayRow = new Float64Array(cols);
-    const line = grayRow;
-    for (let r = 0; r < rows; r++) {
-      let p = ((rowLo + r) * src.width + colLo) * 3;
-      for (let x = 0; x < cols; x++, p += 3) line[x] = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+    if (grayRows.length < 4 * cols) grayRows = new Float64Array(4 * cols);
+    const line = grayRows;
+    for (let r = 0; r < rows; r += 4) {
+      const lines = Math.min(4, rows - r);
+      for (let l = 0; l < 4; l++) {
+        // Rows past the last are copies of it, computed and dropped.
+        let p = ((rowLo + r + Math.min(l, lines - 1)) * src.width + colLo) * 3;
+        for (let x = l * cols, end = x + cols; x < end; x++, p += 3) line[x] = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+      }
       for (let u = 0; u < dw; u++) {
-        let acc = 0;
+        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
         const from = xFirst[u] - colLo;
-        for (let k = 0; k < n; k++) acc += xWeights[w0 + k] * line[from + k];
-        tmp[r * dw + u] = acc;
+        for (let k = 0, x = from; k < n; k++, x++) {
+          const w = xWeights[w0 + k];
+          acc0 += w * line[x]; acc1 += w * line[cols + x]; acc2 += w * line[2 * cols + x]; acc3 += w * line[3 * cols + x];
+        }
+        const t = r * dw + u;
+        tmp[t] = acc0;
+        if (lines > 1) tmp[t + dw] = acc1;
+        if (lines > 2) tmp[t + 2 * dw] = acc2;
+        if (lines > 3) tmp[t + 3 * dw] = acc3;
       }
     }
   } else {
-    for (let r = 0; r < rows; r++) {
-      const srcRow = (rowLo + r) * src.width * 3;
+    for (let r = 0; r < rows; r += 2) {
+      const srcRow = (rowLo + r) * width3;
+      // The second row of the pair; past the last row it repeats it (computed and dropped).
+      const next = r + 1 < rows ? width3 : 0;
       for (let u = 0; u < dw; u++) {
-        let acc0 = 0, acc1 = 0, acc2 = 0;
+        let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
         let p = srcRow + xFirst[u] * 3;
         for (let k = 0; k < n; k++, p += 3) {
           const w = xWeights[w0 + k];
-          acc0 += w * data[p]; acc1 += w * data[p + 1]; acc2 += w * data[p + 2];
+          const q = p + next;
+          a0 += w * data[p]; a1 += w * data[p + 1]; a2 += w * data[p + 2];
+          b0 += w * data[q]; b1 += w * data[q + 1]; b2 += w * data[q + 2];
         }
         const t = (r * dw + u) * 3;
-        tmp[t] = acc0; tmp[t + 1] = acc1; tmp[t + 2] = acc2;
+        tmp[t] = a0; tmp[t + 1] = a1; tmp[t + 2] = a2;
+        if (next) {
+          const t2 = t + dw * 3;
+          tmp[t2] = b0; tmp[t2 + 1] = b1; tmp[t2 + 2] = b2;
+        }
       }
     }
   }
@@ -291,48 +314,73 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
       const w0 = v * ySpan;
       const n = yCount[v];
       const base = (yFirst[v] - rowLo) * dw;
-      for (let u = 0; u < dw; u++) {
+      const o = offset + v * dw;
+      let u = 0;
+      for (; u + 4 <= dw; u += 4) {
+        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        for (let k = 0, t = base + u; k < n; k++, t += dw) {
+          const w = yWeights[w0 + k];
+          acc0 += w * tmp[t]; acc1 += w * tmp[t + 1]; acc2 += w * tmp[t + 2]; acc3 += w * tmp[t + 3];
+        }
+        out[o + u] = (acc0 - m) * inv;
+        out[o + u + 1] = (acc1 - m) * inv;
+        out[o + u + 2] = (acc2 - m) * inv;
+        out[o + u + 3] = (acc3 - m) * inv;
+      }
+      for (; u < dw; u++) {
         let acc = 0;
         for (let k = 0, t = base + u; k < n; k++, t += dw) acc += yWeights[w0 + k] * tmp[t];
-        out[offset + v * dw + u] = (acc - m) * inv;
+        out[o + u] = (acc - m) * inv;
       }
     }
     return;
   }
   const stride = dw * 3;
-  if (rgb8) {
-    // shrinkToRgb's packed 8-bit output, written here rather than through a per-pixel callback.
-    for (let v = 0, o = 0; v < dh; v++) {
-      const w0 = v * ySpan;
-      const n = yCount[v];
-      const base = (yFirst[v] - rowLo) * stride;
-      for (let u = 0; u < dw; u++, o += 3) {
-        let r = 0, g = 0, bl = 0;
-        for (let k = 0, t = base + u * 3; k < n; k++, t += stride) {
-          const w = yWeights[w0 + k];
-          r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
-        }
-        rgb8[o] = Math.min(255, Math.max(0, Math.round(Math.fround(r))));
-        rgb8[o + 1] = Math.min(255, Math.max(0, Math.round(Math.fround(g))));
-        rgb8[o + 2] = Math.min(255, Math.max(0, Math.round(Math.fround(bl))));
-      }
-    }
-    return;
-  }
-  const write = pixelWriter(target);
+  // Two columns at a time (their sums are independent), the odd last one alone; `emit` writes
+  // one pixel (packed 8-bit for shrinkToRgb, else the normalised planes).
+  const write = rgb8 ? undefined : pixelWriter(target);
   for (let v = 0; v < dh; v++) {
     const w0 = v * ySpan;
     const n = yCount[v];
     const base = (yFirst[v] - rowLo) * stride;
-    for (let u = 0; u < dw; u++) {
-      let r = 0, g = 0, bl = 0;
+    for (let u = 0; u < dw; u += 2) {
+      const pair = u + 1 < dw ? 3 : 0;
+      let r = 0, g = 0, bl = 0, r2 = 0, g2 = 0, bl2 = 0;
       for (let k = 0, t = base + u * 3; k < n; k++, t += stride) {
         const w = yWeights[w0 + k];
+        const t2 = t + pair;
         r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
+        r2 += w * tmp[t2]; g2 += w * tmp[t2 + 1]; bl2 += w * tmp[t2 + 2];
       }
-      write(v * dw + u, r, g, bl);
+      const i = v * dw + u;
+      if (rgb8) {
+        // shrinkToRgb's packed 8-bit output: each value rounded from float32, as a float
+        // tensor's would be.
+        const o = 3 * i;
+        rgb8[o] = level8(r);
+        rgb8[o + 1] = level8(g);
+        rgb8[o + 2] = level8(bl);
+        if (pair) {
+          rgb8[o + 3] = level8(r2);
+          rgb8[o + 4] = level8(g2);
+          rgb8[o + 5] = level8(bl2);
+        }
+      } else {
+        write!(i, r, g, bl);
+        if (pair) write!(i + 1, r2, g2, bl2);
+      }
     }
   }
+}
+
+/**
+ * min(255, max(0, Math.round(fround(v)))), without Math.round (a third of shrinkToRgb's time,
+ * issue 14): a float32 under 256 plus 0.5 is exact in float64, so for a positive sum truncating
+ * it rounds as Math.round does (ties up); a sum of 0.5 below zero or less is 0.
+ */
+function level8(v: number): number {
+  const x = Math.fround(v) + 0.5;
+  return x >= 256 ? 255 : x <= 0 ? 0 : x | 0;
 }
 
 /**
