@@ -281,27 +281,34 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
       }
     }
   } else {
-    for (let r = 0; r < rows; r += 2) {
+    for (let r = 0; r < rows; r += 4) {
       const srcRow = (rowLo + r) * width3;
-      // The second row of the pair; past the last row it repeats it (computed and dropped).
-      const next = r + 1 < rows ? width3 : 0;
+      // Rows past the last repeat it (computed and dropped).
+      const d1 = r + 1 < rows ? width3 : 0;
+      const d2 = r + 2 < rows ? 2 * width3 : d1;
+      const d3 = r + 3 < rows ? 3 * width3 : d2;
+      const lines = Math.min(4, rows - r);
       for (let u = 0; u < dw; u++) {
-        let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+        let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0, c0 = 0, c1 = 0, c2 = 0, e0 = 0, e1 = 0, e2 = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
         let p = srcRow + xFirst[u] * 3;
         for (let k = 0; k < n; k++, p += 3) {
           const w = xWeights[w0 + k];
-          const q = p + next;
           a0 += w * data[p]; a1 += w * data[p + 1]; a2 += w * data[p + 2];
+          const q = p + d1;
           b0 += w * data[q]; b1 += w * data[q + 1]; b2 += w * data[q + 2];
+          const q2 = p + d2;
+          c0 += w * data[q2]; c1 += w * data[q2 + 1]; c2 += w * data[q2 + 2];
+          const q3 = p + d3;
+          e0 += w * data[q3]; e1 += w * data[q3 + 1]; e2 += w * data[q3 + 2];
         }
         const t = (r * dw + u) * 3;
+        const rowStep = dw * 3;
         tmp[t] = a0; tmp[t + 1] = a1; tmp[t + 2] = a2;
-        if (next) {
-          const t2 = t + dw * 3;
-          tmp[t2] = b0; tmp[t2 + 1] = b1; tmp[t2 + 2] = b2;
-        }
+        if (lines > 1) { tmp[t + rowStep] = b0; tmp[t + rowStep + 1] = b1; tmp[t + rowStep + 2] = b2; }
+        if (lines > 2) { tmp[t + 2 * rowStep] = c0; tmp[t + 2 * rowStep + 1] = c1; tmp[t + 2 * rowStep + 2] = c2; }
+        if (lines > 3) { tmp[t + 3 * rowStep] = e0; tmp[t + 3 * rowStep + 1] = e1; tmp[t + 3 * rowStep + 2] = e2; }
       }
     }
   }
