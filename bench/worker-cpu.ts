@@ -12,8 +12,11 @@
  * else the original files. --base: a dist/ tree built from an older commit (copied inside this
  * checkout, e.g. data/base-dist, so that its imports resolve): the two are run interleaved photo
  * by photo, each with its own model sessions, and their outputs compared (boxes, landmarks,
- * embeddings). Then each runs alone for the same photos, with the process's GC counted
- * (PerformanceObserver 'gc') and the CPU of the process's other threads (V8's helpers: mostly GC).
+ * embeddings). Then each runs alone for the same photos (twice, in turn), with the process's GC
+ * counted (PerformanceObserver 'gc') and the CPU of the process's other threads (V8's helpers,
+ * but also whatever else this process runs: noisy, a few tenths of a ms from run to run).
+ * The image copy that stands for the worker's structured clone is made outside the count.
+ * ALONE=before (or after) runs only that variant in this second part (one per process).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { resolve } from 'node:path';
@@ -126,18 +129,25 @@ let gcMs = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) { gcCount++; gcMs += e.duration; }
 }).observe({ entryTypes: ['gc'] });
-for (const v of variants) {
-  global.gc?.();
-  await new Promise((r) => setTimeout(r, 50));
-  gcCount = 0; gcMs = 0;
-  const cpu0 = process.cpuUsage();
-  const thread0 = v.threadCpuSeconds();
-  const ext0 = process.memoryUsage().arrayBuffers;
-  for (let round = 0; round < rounds; round++) for (const d of decoded) await runOne(v, d);
-  await new Promise((r) => setTimeout(r, 50));
-  const cpu = process.cpuUsage(cpu0);
-  const processMs = (cpu.user + cpu.system) / 1000;
-  const threadMs = (v.threadCpuSeconds() - thread0) * 1000;
-  console.log(`  ${v.name} alone: GC events ${(gcCount / n).toFixed(2)}/photo, GC pause ${(gcMs / n).toFixed(2)} ms/photo, `
-    + `other threads' CPU ${((processMs - threadMs) / n).toFixed(2)} ms/photo, arrayBuffers ${((process.memoryUsage().arrayBuffers - ext0) / 1e6).toFixed(1)} MB after`);
+// Twice in turn, so that neither variant always runs on the heap the other left.
+const alone = variants.map(() => ({ gcCount: 0, gcMs: 0, otherMs: 0 }));
+for (let pass = 0; pass < 2; pass++) {
+  for (const [k, v] of variants.entries()) {
+    if (process.env.ALONE && process.env.ALONE !== v.name) continue;
+    await new Promise((r) => setTimeout(r, 50));
+    gcCount = 0; gcMs = 0;
+    const cpu0 = process.cpuUsage();
+    const thread0 = v.threadCpuSeconds();
+    for (let round = 0; round < rounds; round++) for (const d of decoded) await runOne(v, d);
+    await new Promise((r) => setTimeout(r, 50));
+    const cpu = process.cpuUsage(cpu0);
+    alone[k].otherMs += (cpu.user + cpu.system) / 1000 - (v.threadCpuSeconds() - thread0) * 1000;
+    alone[k].gcCount += gcCount;
+    alone[k].gcMs += gcMs;
+  }
+}
+for (const [k, v] of variants.entries()) {
+  const a = alone[k];
+  console.log(`  ${v.name} alone: GC events ${(a.gcCount / n / 2).toFixed(2)}/photo, GC pause ${(a.gcMs / n / 2).toFixed(2)} ms/photo, `
+    + `other threads' CPU ${(a.otherMs / n / 2).toFixed(2)} ms/photo`);
 }
