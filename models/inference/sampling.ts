@@ -71,16 +71,21 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
   const [a, b, c, d, e, f] = map;
   if (a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0) return copyPadded(src, target);
   if (b === 0 && d === 0) return resizeSeparable(src, map, target);
-  const write = pixelWriter(target);
-  const acc = new Float64Array(3);
   const { data, width: sw, height: sh } = src;
   const stride = sw * 3;
-  for (let v = 0; v < target.height; v++) {
-    for (let u = 0; u < target.width; u++) {
+  const { out, width: tw, height: th, layout } = target;
+  const norm = normalisation(target);
+  // The writes inlined per layout (a call through pixelWriter's closure per pixel cost about a
+  // third of this loop: issue 14, bench/worker-cpu.ts); the arithmetic is pixelWriter's.
+  const gray = layout === 'gray';
+  const { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane } = norm;
+  for (let v = 0; v < th; v++) {
+    for (let u = 0; u < tw; u++) {
       const x = a * u + b * v + c;
       const y = d * u + e * v + f;
       const x0 = Math.floor(x);
       const y0 = Math.floor(y);
+      let r: number, g: number, bl: number;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
         // All four neighbours inside (every pixel of a face away from the border): addBilinear
         // inlined, the same arithmetic (issue 14: the recognizer's aligned sampling).
@@ -89,18 +94,29 @@ export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget)
         const p = y0 * stride + x0 * 3;
         const q = p + stride;
         const k00 = (1 - fy) * (1 - fx), k01 = (1 - fy) * fx, k10 = fy * (1 - fx), k11 = fy * fx;
-        write(v * target.width + u,
-          k00 * data[p] + k01 * data[p + 3] + k10 * data[q] + k11 * data[q + 3],
-          k00 * data[p + 1] + k01 * data[p + 4] + k10 * data[q + 1] + k11 * data[q + 4],
-          k00 * data[p + 2] + k01 * data[p + 5] + k10 * data[q + 2] + k11 * data[q + 5]);
-        continue;
+        r = k00 * data[p] + k01 * data[p + 3] + k10 * data[q] + k11 * data[q + 3];
+        g = k00 * data[p + 1] + k01 * data[p + 4] + k10 * data[q + 1] + k11 * data[q + 4];
+        bl = k00 * data[p + 2] + k01 * data[p + 5] + k10 * data[q + 2] + k11 * data[q + 5];
+      } else {
+        const acc = edgeAcc;
+        acc[0] = 0; acc[1] = 0; acc[2] = 0;
+        addBilinear(src, x, y, 1, acc);
+        r = acc[0]; g = acc[1]; bl = acc[2];
       }
-      acc[0] = 0; acc[1] = 0; acc[2] = 0;
-      addBilinear(src, x, y, 1, acc);
-      write(v * target.width + u, acc[0], acc[1], acc[2]);
+      const i = v * tw + u;
+      if (gray) {
+        out[rPlane + i] = (0.299 * r + 0.587 * g + 0.114 * bl - mr) * ir;
+      } else {
+        out[rPlane + i] = (r - mr) * ir;
+        out[gPlane + i] = (g - mg) * ig;
+        out[bPlane + i] = (bl - mb) * ib;
+      }
     }
   }
 }
+
+/** Border pixels' accumulator, kept per thread. */
+const edgeAcc = new Float64Array(3);
 
 /** The identity map: pixels copied (and normalised) as they are, black beyond the source. */
 function copyPadded(src: RgbImage, target: SampleTarget): void {
@@ -118,18 +134,28 @@ function copyPadded(src: RgbImage, target: SampleTarget): void {
   }
 }
 
-/** Writes pixel i of the plane, normalised, into the target's channel planes. */
-function pixelWriter(target: SampleTarget): (i: number, r: number, g: number, b: number) => void {
-  const { out, offset, width, height, layout, mean, std } = target;
+/**
+ * A target's normalisation as numbers: means, inverse deviations, and where each channel's
+ * plane starts in `out` (for 'gray', rPlane is the one plane).
+ */
+function normalisation(target: SampleTarget) {
+  const { offset, width, height, layout, mean, std } = target;
   const plane = width * height;
   const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : v);
   const [mr, mg, mb] = perChannel(mean);
   const [ir, ig, ib] = perChannel(std).map((x) => 1 / x);
-  if (layout === 'gray') return (i, r, g, b) => { out[offset + i] = (0.299 * r + 0.587 * g + 0.114 * b - mr) * ir; };
   // Channel planes: index 0 receives R for 'rgb' and B for 'bgr'.
-  const rPlane = offset + (layout === 'bgr' ? 2 * plane : 0);
+  const rPlane = layout === 'gray' ? offset : offset + (layout === 'bgr' ? 2 * plane : 0);
   const gPlane = offset + plane;
   const bPlane = offset + (layout === 'bgr' ? 0 : 2 * plane);
+  return { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane };
+}
+
+/** Writes pixel i of the plane, normalised, into the target's channel planes. */
+function pixelWriter(target: SampleTarget): (i: number, r: number, g: number, b: number) => void {
+  const { out, layout } = target;
+  const { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane } = normalisation(target);
+  if (layout === 'gray') return (i, r, g, b) => { out[rPlane + i] = (0.299 * r + 0.587 * g + 0.114 * b - mr) * ir; };
   return (i, r, g, b) => {
     out[rPlane + i] = (r - mr) * ir;
     out[gPlane + i] = (g - mg) * ig;
@@ -148,6 +174,8 @@ type Taps = { first: Int32Array; count: Int32Array; weights: Float32Array; span:
 // one scratch buffer per thread instead of reallocating them for every image.
 const recentTaps = new Map<string, Taps>();
 let scratch = new Float32Array(0);
+let grayRows = new Float64Array(0);
+const NO_TENSOR = new Float32Array(0);
 
 function cachedTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
   const key = `${dst},${srcSize},${a},${c},${radius}`;
@@ -189,8 +217,7 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
-function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
-  write: (i: number, r: number, g: number, b: number) => void = pixelWriter(target)): void {
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?: Uint8Array): void {
   const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
@@ -211,34 +238,77 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
   if (scratch.length < rows * dw * channels) scratch = new Float32Array(rows * dw * channels);
   const tmp = scratch;
   const { data } = src;
-  // Typed arrays in locals: the loops below are the worker's hottest JavaScript (issue 14).
+  // The loops below are the worker's hottest JavaScript (issue 14). Each sum is a chain of
+  // dependent additions, so they work on two or four independent sums at once (rows that share
+  // their taps, or columns that share a row's): every sum still adds the same terms in the
+  // same order, so the values are the same as one sum at a time, bit for bit.
   const xFirst = xs.first, xCount = xs.count, xWeights = xs.weights, xSpan = xs.span;
+  const width3 = src.width * 3;
   if (channels === 1) {
-    for (let r = 0; r < rows; r++) {
-      const srcRow = (rowLo + r) * src.width * 3;
+    // Each source pixel's gray is computed once (a shrink's neighbouring taps overlap, so
+    // inline it was computed about twice), in float64 as inline: the same sums.
+    let colLo = src.width;
+    let colHi = -1;
+    for (let u = 0; u < dw; u++) {
+      if (xCount[u] === 0) continue;
+      colLo = Math.min(colLo, xFirst[u]);
+      colHi = Math.max(colHi, xFirst[u] + xCount[u] - 1);
+    }
+    const cols = Math.max(0, colHi - colLo + 1);
+    if (grayRows.length < 4 * cols) grayRows = new Float64Array(4 * cols);
+    const line = grayRows;
+    for (let r = 0; r < rows; r += 4) {
+      const lines = Math.min(4, rows - r);
+      for (let l = 0; l < 4; l++) {
+        // Rows past the last are copies of it, computed and dropped.
+        let p = ((rowLo + r + Math.min(l, lines - 1)) * src.width + colLo) * 3;
+        for (let x = l * cols, end = x + cols; x < end; x++, p += 3) line[x] = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+      }
       for (let u = 0; u < dw; u++) {
-        let acc = 0;
+        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
-        let p = srcRow + xFirst[u] * 3;
-        for (let k = 0; k < n; k++, p += 3) acc += xWeights[w0 + k] * (0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2]);
-        tmp[r * dw + u] = acc;
+        const from = xFirst[u] - colLo;
+        for (let k = 0, x = from; k < n; k++, x++) {
+          const w = xWeights[w0 + k];
+          acc0 += w * line[x]; acc1 += w * line[cols + x]; acc2 += w * line[2 * cols + x]; acc3 += w * line[3 * cols + x];
+        }
+        const t = r * dw + u;
+        tmp[t] = acc0;
+        if (lines > 1) tmp[t + dw] = acc1;
+        if (lines > 2) tmp[t + 2 * dw] = acc2;
+        if (lines > 3) tmp[t + 3 * dw] = acc3;
       }
     }
   } else {
-    for (let r = 0; r < rows; r++) {
-      const srcRow = (rowLo + r) * src.width * 3;
+    for (let r = 0; r < rows; r += 4) {
+      const srcRow = (rowLo + r) * width3;
+      // Rows past the last repeat it (computed and dropped).
+      const d1 = r + 1 < rows ? width3 : 0;
+      const d2 = r + 2 < rows ? 2 * width3 : d1;
+      const d3 = r + 3 < rows ? 3 * width3 : d2;
+      const lines = Math.min(4, rows - r);
       for (let u = 0; u < dw; u++) {
-        let acc0 = 0, acc1 = 0, acc2 = 0;
+        let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0, c0 = 0, c1 = 0, c2 = 0, e0 = 0, e1 = 0, e2 = 0;
         const w0 = u * xSpan;
         const n = xCount[u];
         let p = srcRow + xFirst[u] * 3;
         for (let k = 0; k < n; k++, p += 3) {
           const w = xWeights[w0 + k];
-          acc0 += w * data[p]; acc1 += w * data[p + 1]; acc2 += w * data[p + 2];
+          a0 += w * data[p]; a1 += w * data[p + 1]; a2 += w * data[p + 2];
+          const q = p + d1;
+          b0 += w * data[q]; b1 += w * data[q + 1]; b2 += w * data[q + 2];
+          const q2 = p + d2;
+          c0 += w * data[q2]; c1 += w * data[q2 + 1]; c2 += w * data[q2 + 2];
+          const q3 = p + d3;
+          e0 += w * data[q3]; e1 += w * data[q3 + 1]; e2 += w * data[q3 + 2];
         }
         const t = (r * dw + u) * 3;
-        tmp[t] = acc0; tmp[t + 1] = acc1; tmp[t + 2] = acc2;
+        const rowStep = dw * 3;
+        tmp[t] = a0; tmp[t + 1] = a1; tmp[t + 2] = a2;
+        if (lines > 1) { tmp[t + rowStep] = b0; tmp[t + rowStep + 1] = b1; tmp[t + rowStep + 2] = b2; }
+        if (lines > 2) { tmp[t + 2 * rowStep] = c0; tmp[t + 2 * rowStep + 1] = c1; tmp[t + 2 * rowStep + 2] = c2; }
+        if (lines > 3) { tmp[t + 3 * rowStep] = e0; tmp[t + 3 * rowStep + 1] = e1; tmp[t + 3 * rowStep + 2] = e2; }
       }
     }
   }
@@ -251,28 +321,73 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
       const w0 = v * ySpan;
       const n = yCount[v];
       const base = (yFirst[v] - rowLo) * dw;
-      for (let u = 0; u < dw; u++) {
+      const o = offset + v * dw;
+      let u = 0;
+      for (; u + 4 <= dw; u += 4) {
+        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        for (let k = 0, t = base + u; k < n; k++, t += dw) {
+          const w = yWeights[w0 + k];
+          acc0 += w * tmp[t]; acc1 += w * tmp[t + 1]; acc2 += w * tmp[t + 2]; acc3 += w * tmp[t + 3];
+        }
+        out[o + u] = (acc0 - m) * inv;
+        out[o + u + 1] = (acc1 - m) * inv;
+        out[o + u + 2] = (acc2 - m) * inv;
+        out[o + u + 3] = (acc3 - m) * inv;
+      }
+      for (; u < dw; u++) {
         let acc = 0;
         for (let k = 0, t = base + u; k < n; k++, t += dw) acc += yWeights[w0 + k] * tmp[t];
-        out[offset + v * dw + u] = (acc - m) * inv;
+        out[o + u] = (acc - m) * inv;
       }
     }
     return;
   }
   const stride = dw * 3;
+  // Two columns at a time (their sums are independent), the odd last one alone; `emit` writes
+  // one pixel (packed 8-bit for shrinkToRgb, else the normalised planes).
+  const write = rgb8 ? undefined : pixelWriter(target);
   for (let v = 0; v < dh; v++) {
     const w0 = v * ySpan;
     const n = yCount[v];
     const base = (yFirst[v] - rowLo) * stride;
-    for (let u = 0; u < dw; u++) {
-      let r = 0, g = 0, bl = 0;
+    for (let u = 0; u < dw; u += 2) {
+      const pair = u + 1 < dw ? 3 : 0;
+      let r = 0, g = 0, bl = 0, r2 = 0, g2 = 0, bl2 = 0;
       for (let k = 0, t = base + u * 3; k < n; k++, t += stride) {
         const w = yWeights[w0 + k];
+        const t2 = t + pair;
         r += w * tmp[t]; g += w * tmp[t + 1]; bl += w * tmp[t + 2];
+        r2 += w * tmp[t2]; g2 += w * tmp[t2 + 1]; bl2 += w * tmp[t2 + 2];
       }
-      write(v * dw + u, r, g, bl);
+      const i = v * dw + u;
+      if (rgb8) {
+        // shrinkToRgb's packed 8-bit output: each value rounded from float32, as a float
+        // tensor's would be.
+        const o = 3 * i;
+        rgb8[o] = level8(r);
+        rgb8[o + 1] = level8(g);
+        rgb8[o + 2] = level8(bl);
+        if (pair) {
+          rgb8[o + 3] = level8(r2);
+          rgb8[o + 4] = level8(g2);
+          rgb8[o + 5] = level8(bl2);
+        }
+      } else {
+        write!(i, r, g, bl);
+        if (pair) write!(i + 1, r2, g2, bl2);
+      }
     }
   }
+}
+
+/**
+ * min(255, max(0, Math.round(fround(v)))), without Math.round (a third of shrinkToRgb's time,
+ * issue 14): a float32 under 256 plus 0.5 is exact in float64, so for a positive sum truncating
+ * it rounds as Math.round does (ties up); a sum of 0.5 below zero or less is 0.
+ */
+function level8(v: number): number {
+  const x = Math.fround(v) + 0.5;
+  return x >= 256 ? 255 : x <= 0 ? 0 : x | 0;
 }
 
 /**
@@ -282,14 +397,9 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget,
  */
 export function shrinkToRgb(src: RgbImage, map: Affine, width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
-  const level = (v: number) => Math.min(255, Math.max(0, Math.round(Math.fround(v))));
   resizeSeparable(src, map, {
-    out: new Float32Array(0), offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
-  }, (i, r, g, b) => {
-    data[3 * i] = level(r);
-    data[3 * i + 1] = level(g);
-    data[3 * i + 2] = level(b);
-  });
+    out: NO_TENSOR, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
+  }, data);
   return { data, width, height };
 }
 

@@ -22,12 +22,15 @@ export interface FacePixels {
 /** The inner face in aligned pixels: from above the eyebrows' inner ends to below the mouth. */
 const REGION = { x: 28, y: 36, width: 56, height: 64 };
 
+/** measureFace's scratch, one per thread: it is filled and read within one synchronous call. */
+const LUMA = new Float32Array(REGION.width * REGION.height);
+
 export function measureFace(view: { image: RgbImage; map: Affine }): FacePixels {
   const { width: w, height: h } = REGION;
   const [a, b, c, d, e, f] = view.map;
   // The map taken from the region's corner instead of the crop's.
   const map: Affine = [a, b, c + a * REGION.x + b * REGION.y, d, e, f + d * REGION.x + e * REGION.y];
-  const luma = new Float32Array(w * h);
+  const luma = LUMA;
   sampleToTensor(view.image, map, { out: luma, offset: 0, width: w, height: h, layout: 'gray', mean: 0, std: 255 });
   let sum = 0, sumSq = 0;
   for (const v of luma) { sum += v; sumSq += v * v; }

@@ -28,6 +28,7 @@ export class ArcFaceRecognizer implements Recognizer {
   private readonly dims: number;
   private readonly batched: boolean;
   readonly normalisation: Normalisation;
+  private buffer = new Float32Array(0);
 
   constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile, model: ModelProto) {
     this.dims = sig.outputs[0].shape[1] as number;
@@ -49,7 +50,11 @@ export class ArcFaceRecognizer implements Recognizer {
 
   private async run(faces: FaceView[]): Promise<Float32Array[]> {
     const plane = SIZE * SIZE * 3;
-    const input = new Float32Array(plane * faces.length);
+    // One input buffer per recognizer, grown to the largest group, as the other families keep
+    // theirs: one task runs models at a time in a worker (server/worker/thread.ts), and a new
+    // 150 kB buffer per face was external memory for V8's GC to chase (issue 14).
+    if (this.buffer.length < plane * faces.length) this.buffer = new Float32Array(plane * faces.length);
+    const input = this.buffer.subarray(0, plane * faces.length);
     faces.forEach((face, i) => sampleToTensor(face.image, face.map, {
       out: input, offset: i * plane, width: SIZE, height: SIZE, layout: this.normalisation.order,
       mean: this.normalisation.mean, std: this.normalisation.std,
