@@ -1,8 +1,9 @@
 /**
  * Issue 14: the inference worker's CPU outside ONNX Runtime, per photo, on one thread: the
  * default pack's models loaded in this process, each photo decoded as the server does
- * (decodeImage at max_size 640, colour conversion deferred to the worker), then what a pool
- * worker runs on it (applySrgb + extractFaces with the server's default query). The thread's CPU
+ * (decodeImage at max_size 640; in the server the worker calls sharp itself, whose JavaScript
+ * side this leaves out), then what a pool worker runs on it (extractFaces with the server's
+ * default query). The thread's CPU
  * (/proc/thread-self/schedstat) minus its CPU inside ONNX Runtime's run (run-cpu.ts) is the
  * figure `npm run bench` calls "worker outside ORT".
  *
@@ -15,7 +16,6 @@
  * embeddings). Then each runs alone for the same photos (twice, in turn), with the process's GC
  * counted (PerformanceObserver 'gc') and the CPU of the process's other threads (V8's helpers,
  * but also whatever else this process runs: noisy, a few tenths of a ms from run to run).
- * The image copy that stands for the worker's structured clone is made outside the count.
  * ALONE=before (or after) runs only that variant in this second part (one per process).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -40,7 +40,6 @@ interface Variant {
   name: string;
   models: unknown;
   extractFaces: (models: unknown, image: DecodedImage['image'], q: FaceQuery) => Promise<{ faces: FoundFace[] }>;
-  applySrgb: (data: Uint8Array, c: NonNullable<DecodedImage['toSrgb']>) => void;
   takeOnnxCpu: () => Record<string, number>;
   threadCpuSeconds: () => number;
 }
@@ -51,7 +50,6 @@ async function variant(name: string, root: string): Promise<Variant> {
   const zoo = await load('models/inference/zoo.js');
   const faces = await load('server/worker/faces.js');
   const cpu = await load('models/inference/onnx/run-cpu.js');
-  const srgb = await load('server/pipeline/to-srgb.js');
   const file = (role: string) => catalog.packModels(catalog.DEFAULT_PACK, role)[0];
   const models = {
     detector: await zoo.loadDetector(file('detector')),
@@ -59,7 +57,7 @@ async function variant(name: string, root: string): Promise<Variant> {
     recognizer: await zoo.loadRecognizer(file('recognizer')),
     attributes: [],
   };
-  return { name, models, extractFaces: faces.extractFaces, applySrgb: srgb.applySrgb, takeOnnxCpu: cpu.takeOnnxCpu, threadCpuSeconds: cpu.threadCpuSeconds };
+  return { name, models, extractFaces: faces.extractFaces, takeOnnxCpu: cpu.takeOnnxCpu, threadCpuSeconds: cpu.threadCpuSeconds };
 }
 
 // The server's query for a request with no options (server/pipeline/options.ts).
@@ -71,17 +69,15 @@ const QUERY: FaceQuery = {
 const sources = small
   ? await Promise.all(benchPhotos().map(async (p) => ({ name: p.name, data: await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer() })))
   : benchPhotos();
-const decoded = await Promise.all(sources.map((p) => decodeImage(p.data, 640, undefined, { deferColour: true })));
+const decoded = await Promise.all(sources.map((p) => decodeImage(p.data, 640)));
 const variants: Variant[] = [];
 for (const [name, root] of roots) variants.push(await variant(name, root));
 
 /** One photo as a worker runs it; returns [CPU outside ORT in ms, faces]. */
 async function runOne(v: Variant, d: DecodedImage): Promise<[number, FoundFace[]]> {
-  // The worker gets its own copy of the pixels (structured clone); applySrgb writes into it.
-  const image = { ...d.image, data: new Uint8Array(d.image.data) };
+  const image = d.image;
   v.takeOnnxCpu();
   const start = v.threadCpuSeconds();
-  if (d.toSrgb) v.applySrgb(image.data, d.toSrgb);
   const { faces } = await v.extractFaces(v.models, image, QUERY);
   const total = v.threadCpuSeconds() - start;
   const onnx = Object.values(v.takeOnnxCpu()).reduce((s, x) => s + x, 0);
