@@ -86,7 +86,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     draining: draining.signal,
     log,
   }, {
-    log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript,
+    log, taskTimeoutSeconds: config.taskTimeoutSeconds, workerScript: options.workerScript, workerOldSpaceMb: config.workerOldSpaceMb,
     // NOT_SERVING while no inference worker is alive: a load balancer sends the work elsewhere.
     onAlive: (alive) => health.set(alive),
   });

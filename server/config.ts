@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { GalleryLimits } from './gallery/service.js';
 import type { ApiKey } from './http/auth.js';
 import type { AllowedOrigins } from './http/cors.js';
+import { DEFAULT_WORKER_OLD_SPACE_MB } from './pool/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
 import type { ModelOverrides } from '../models/packs/select.js';
 
@@ -93,6 +94,8 @@ export interface Config extends ModelOverrides {
   imageBudgetMs: number;
   /** A task running longer than this in a worker is failed and the worker replaced. */
   taskTimeoutSeconds: number;
+  /** Old-generation room each worker's V8 heap starts with, in MB; 0 = V8's default (issue 14). */
+  workerOldSpaceMb: number;
   /** Network edge (server/http/listener.ts). */
   network: NetworkLimits;
   /** The gallery's storage and limits (issue 12). */
@@ -217,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFaces: integer(env, 'FACEREST_MAX_FACES', DEFAULT_MAX_FACES, 0, 1_000_000),
     imageBudgetMs: integer(env, 'FACEREST_IMAGE_BUDGET_MS', DEFAULT_IMAGE_BUDGET_MS, 0, 3_600_000),
     taskTimeoutSeconds: integer(env, 'FACEREST_TASK_TIMEOUT_SECONDS', 60, 1, 86_400),
+    workerOldSpaceMb: integer(env, 'FACEREST_WORKER_OLD_SPACE_MB', DEFAULT_WORKER_OLD_SPACE_MB, 0, 65_536),
     // Network edge. A phone uploading 30 MB at 1 Mbit/s needs 240 s, inside the request
     // timeout; a body that stops for 30 s, or a response unread for 30 s, is a stalled peer.
     // The idle timeout outlasts the 60 s of common load balancers, so they close first.

@@ -28,6 +28,8 @@ export interface Engine {
 export interface PoolSettings {
   log: Logger;
   taskTimeoutSeconds: number;
+  /** FACEREST_WORKER_OLD_SPACE_MB (worker-pool.ts). */
+  workerOldSpaceMb?: number;
   /** Told when the last worker is gone, and when one runs again. */
   onAlive(alive: boolean): void;
   /** The worker module; tests run the real worker under a wrapper that can make it misbehave. */
@@ -41,6 +43,7 @@ export function prepareEngine(choice: ModelOverrides & OpenOptions, workers: num
   return async () => {
     const pool = await WorkerPool.start(setup, workers, {
       log: settings.log, taskTimeoutMs: settings.taskTimeoutSeconds * 1000, script: settings.workerScript,
+      initialOldSpaceMb: settings.workerOldSpaceMb,
     });
     pool.onTask = (t) => deps.metrics.task(t);
     pool.onAlive = settings.onAlive;

@@ -27,14 +27,16 @@ const PER_WORKER = 2;
 const CLOSE_WAIT_MS = 5000;
 const WORKER_URL = new URL('../worker/thread.js', import.meta.url);
 /**
- * Room for the old generation that each worker's V8 heap starts with. With V8's default, a
- * worker (9 MB live) had its old-generation limit about as far above that as its young
- * generation is large, so the scavenges that the decoded images' buffers set off each began a
- * full collection: one per 12 photos per worker, most of V8's 2.3 ms of helper-thread CPU per
- * photo. With 64 MB: 3 in 25 s (1,881 photos, 640-px set, default pack, gRPC), 1 ms less CPU a
- * photo, peak RSS +35 MB; 32 MB changed nothing, 96 and 128 no more than 64.
+ * Room for the old generation that each worker's V8 heap starts with (FACEREST_WORKER_OLD_SPACE_MB).
+ * With V8's default, a worker (9 MB live) had its old-generation limit about as far above that as
+ * its young generation is large, so the scavenges that the decoded images' buffers set off each
+ * began a full collection: one per 12 photos per worker, most of V8's 2.3 ms of helper-thread CPU
+ * per photo. With 64 MB: 3 in 25 s (1,881 photos, 640-px set, default pack, gRPC), 1 ms less CPU
+ * a photo; 32 MB changed nothing, 96 and 128 no more than 64. The price is memory: garbage (and
+ * the decoded images it holds) waits longer, peak RSS in `npm run bench` +80 MB at 640 px and
+ * +155 MB on the original photos.
  */
-const WORKER_INITIAL_OLD_SPACE_MB = 64;
+export const DEFAULT_WORKER_OLD_SPACE_MB = 64;
 /** Replacement attempts: the first at once, then doubling delays up to the cap. */
 const RESPAWN_FIRST_DELAY_MS = 250;
 const RESPAWN_MAX_DELAY_MS = 30_000;
@@ -51,6 +53,8 @@ export interface PoolOptions {
   log?: Logger;
   /** A task running longer than this is failed and its worker retired (default 60 s). */
   taskTimeoutMs?: number;
+  /** DEFAULT_WORKER_OLD_SPACE_MB unless given; 0 leaves V8's default. */
+  initialOldSpaceMb?: number;
 }
 
 interface Task {
@@ -124,7 +128,8 @@ export class WorkerPool {
     const script = options.script ?? WORKER_URL;
     // V8 reads it as each isolate is made: set before any worker, it applies to the workers
     // (and to nothing else: the main thread's heap exists already).
-    setFlagsFromString(`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`);
+    const oldSpaceMb = options.initialOldSpaceMb ?? DEFAULT_WORKER_OLD_SPACE_MB;
+    if (oldSpaceMb > 0) setFlagsFromString(`--initial-old-space-size=${oldSpaceMb}`);
     const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(setup, script)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
