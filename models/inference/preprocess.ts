@@ -25,7 +25,7 @@
  * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240).
  */
 import ort from 'onnxruntime-node';
-import { buildOnnx, DataType, type NodeSpec } from './onnx/build.js';
+import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';
 import { fuseImageInput, PADS_INPUT, PIXELS_INPUT } from './onnx/input-fusion.js';
 import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
@@ -34,6 +34,15 @@ import type { RgbImage } from './types.js';
 const RESIZE: NodeSpec = {
   op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
   str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
+};
+
+/** A resizing graph's inputs: the 8-bit HWC image, the Resize node's sizes, the padding. */
+const RESIZING_INPUTS: Pick<ModelSpec, 'input' | 'extraInputs'> = {
+  input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
+  extraInputs: [
+    { name: 'sizes', shape: [4], elemType: DataType.INT64 },
+    { name: 'pads', shape: [8], elemType: DataType.INT64 },
+  ],
 };
 
 /** The input graph, with or without the Resize node. */
@@ -67,11 +76,7 @@ export function imageToTensorGraph(mean: number, std: number, resize: boolean): 
 export function referenceImageToTensorGraph(mean: number, std: number): Uint8Array {
   return buildOnnx({
     opset: 18,
-    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
-    extraInputs: [
-      { name: 'sizes', shape: [4], elemType: DataType.INT64 },
-      { name: 'pads', shape: [8], elemType: DataType.INT64 },
-    ],
+    ...RESIZING_INPUTS,
     output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
     constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
     nodes: [
@@ -117,11 +122,7 @@ export class ImageToTensor {
 export function resizePixelsGraph(): Uint8Array {
   return buildOnnx({
     opset: 18,
-    input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
-    extraInputs: [
-      { name: 'sizes', shape: [4], elemType: DataType.INT64 },
-      { name: 'pads', shape: [8], elemType: DataType.INT64 },
-    ],
+    ...RESIZING_INPUTS,
     output: { name: 'pixels', shape: [1, 'H', 'W', 3], elemType: DataType.UINT8 },
     nodes: [RESIZE, { op: 'Pad', inputs: ['resized', 'pads'], outputs: ['pixels'], str: { mode: 'constant' } }],
   });
