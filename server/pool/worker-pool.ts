@@ -43,6 +43,21 @@ const RESPAWN_MAX_DELAY_MS = 30_000;
 
 export const NO_WORKER_MESSAGE = 'no inference worker is running; retry shortly';
 
+/** The bytes in a buffer of their own (see compact). */
+function own(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/**
+ * The image with its bytes in a buffer of their own. A structured clone copies a typed array's
+ * whole underlying buffer, and a request's images are views into its body: without this, a
+ * 30 MB request of 256 images was copied whole into a worker for each of them
+ * (test/worker-messages.test.ts).
+ */
+function compact(image: TaskImage): TaskImage {
+  return 'encoded' in image ? { ...image, encoded: own(image.encoded) } : { ...image, data: own(image.data) };
+}
+
 /** A task failed by the watchdog; its message is safe to show to the caller. */
 export class TaskTimeoutError extends Error {}
 
@@ -170,7 +185,7 @@ export class WorkerPool {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!this.alive) return Promise.reject(new ServiceError('unavailable', NO_WORKER_MESSAGE));
     return new Promise((resolve, reject) => {
-      const task: Task = { id: this.nextId++, call, image, query, resolve, reject };
+      const task: Task = { id: this.nextId++, call, image: compact(image), query, resolve, reject };
       if (signal) {
         const dequeue = () => {
           if (this.unqueue(task)) reject(signal.reason);
