@@ -36,6 +36,8 @@ const RESIZE: NodeSpec = {
   str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
 };
 
+const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+
 /** A resizing graph's inputs: the 8-bit HWC image, the Resize node's sizes, the padding. */
 const RESIZING_INPUTS: Pick<ModelSpec, 'input' | 'extraInputs'> = {
   input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
@@ -103,7 +105,6 @@ export class ImageToTensor {
 
   /** The image resized to contentW x contentH, padded to width x height. */
   async run(image: RgbImage, contentW: number, contentH: number, width: number, height: number): Promise<ort.Tensor> {
-    const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
     const feeds: Record<string, ort.Tensor> = {
       image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
       pads: int64([0, 0, 0, 0, 0, 0, height - contentH, width - contentW]),
@@ -136,8 +137,6 @@ export function padPixels(image: RgbImage, width: number, height: number): Uint8
   for (let y = 0; y < image.height; y++) out.set(image.data.subarray(y * row, (y + 1) * row), y * width * 3);
   return out;
 }
-
-const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
 
 /**
  * A detector run on an 8-bit image: the input prepared as the family asks (resized to
