@@ -75,9 +75,9 @@ console.log(`detector input: ${images.length} photos at 640 px, ${ROUNDS} rounds
 console.log('| detector | before: input graph | before: total | after: resize graph | after: total | raw detector | input before | input after | photos without a resize | outputs differ |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const p of packs) {
-  const beforeGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'before-input');
+  const beforeGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std, true), 'before-input');
   // The raw step's ready floats, made outside its count, under a label of their own.
-  const readyGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std), 'ready');
+  const readyGraph = await openSession(referenceImageToTensorGraph(p.mean, p.std, true), 'ready');
   const beforeDetector = (await openModelFile(p.detector, {}, 'before-detector')).session;
   const raw = (await openModelFile(p.detector, {}, 'raw')).session;
   const after = await DetectorInput.create((await openModelFile(p.detector, {}, 'after-detector')).session, p.mean, p.std);

@@ -17,13 +17,19 @@ import { dynamicInputSize } from '../models/inference/families/detector-input.js
 import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
 import { normalisationNodes } from '../models/inference/onnx/normalise.js';
 import { openModelFile, openSession, type ModelSession } from '../models/inference/onnx/session.js';
-import { DetectorInput, ImageToTensor, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
+import { DetectorInput, ImageToTensor, needsAntialias, referenceImageToTensorGraph } from '../models/inference/preprocess.js';
 import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import type { RgbImage } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { BBT, readFace, sharedPath } from './helpers/data.js';
 
 const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+/** The reference graphs, with and without the antialias kernel, picked as the faster graphs pick. */
+async function referenceGraphs(mean: number, std: number) {
+  const [plain, antialiased] = await Promise.all([false, true].map((aa) => openSession(referenceImageToTensorGraph(mean, std, aa), 'test')));
+  return (im: RgbImage, cw: number, ch: number) => (needsAntialias(im.width, im.height, cw, ch) ? antialiased : plain);
+}
 
 async function reference(session: ModelSession, im: RgbImage, cw: number, ch: number, w: number, h: number) {
   const out = await session.run({
@@ -58,20 +64,22 @@ describe('detector input graph', () => {
 
   for (const [label, mean, std] of NORMALISATIONS) {
     it(`equals the reference graph bit for bit: ${label}`, async () => {
-      const before = await openSession(referenceImageToTensorGraph(mean, std), 'test');
+      const before = await referenceGraphs(mean, std);
       const after = await ImageToTensor.create(mean, std);
       const photo = (await decodeImage(readFace(BBT[0]), 640)).image;
       const levels = allLevels();
-      // [image, content w x h, input w x h]: no resize (SCRFD's letterbox at scale 1), a
-      // downscale (UltraFace's 320x240), an upscale, and padding on both sides.
+      // [image, content w x h, input w x h]: no resize (SCRFD's letterbox at scale 1), a 2x
+      // downscale (UltraFace's 320x240), one of more than 2x (antialiased), an upscale, and
+      // padding on both sides.
       const cases: [RgbImage, number, number, number, number][] = [
         [photo, photo.width, photo.height, 640, 640],
         [photo, 320, Math.min(240, Math.round((320 * photo.height) / photo.width)), 320, 240],
+        [photo, 200, Math.round((200 * photo.height) / photo.width), 256, 192],
         [levels, 16, 16, 32, 24],
         [levels, 40, 40, 64, 48],
       ];
       for (const [im, cw, ch, w, h] of cases) {
-        const a = await reference(before, im, cw, ch, w, h);
+        const a = await reference(before(im, cw, ch), im, cw, ch, w, h);
         const b = (await after.run(im, cw, ch, w, h)).data as Float32Array;
         assert.equal(b.length, a.length);
         const first = a.findIndex((v, i) => !Object.is(v, b[i]));
@@ -96,15 +104,17 @@ describe('detector with its input fused into its graph', () => {
   for (const [label, path, mean, std, place] of DETECTORS) {
     it(`gives the plain detector's outputs bit for bit: ${label}`, async () => {
       const { session: plain } = await openModelFile(path, {}, 'test');
-      const reference = await openSession(referenceImageToTensorGraph(mean, std), 'test');
+      const reference = await referenceGraphs(mean, std);
       const input = await DetectorInput.create(plain, mean, std);
       assert.ok(input.isFused);
       const photo = (await decodeImage(readFace(BBT[1]), 640)).image;
-      // A portrait at 640 (no resize for SCRFD), the same photo at 300 px (an upscale for SCRFD).
+      // A portrait at 640 (no resize for SCRFD, 2x for UltraFace), the same photo at 300 px (an
+      // upscale for SCRFD), and a couple at 1000 px (more than 2x for UltraFace: antialiased).
       const small = (await decodeImage(readFace(BBT[1]), 300)).image;
-      for (const im of [photo, small]) {
+      const large = (await decodeImage(readFace('deepface/couple.jpg'), 1000)).image;
+      for (const im of [photo, small, large]) {
         const [cw, ch, w, h] = place(im);
-        const tensor = await reference.run({
+        const tensor = await reference(im, cw, ch).run({
           image: new ort.Tensor('uint8', im.data, [1, im.height, im.width, 3]),
           sizes: int64([1, ch, cw, 3]),
           pads: int64([0, 0, 0, 0, 0, 0, h - ch, w - cw]),

@@ -1,7 +1,7 @@
 /**
  * Detector input preparation run by ONNX Runtime instead of JavaScript: the 8-bit RGB image
- * goes in as it is (HWC uint8) and a small graph resizes it with antialiasing (ONNX Resize,
- * linear, opset 18), transposes it to planes, pads it with black on the right and bottom, and
+ * goes in as it is (HWC uint8) and a small graph resizes it (ONNX Resize, linear, antialiased
+ * where it shrinks more than 3x: resizeNode; opset 18), transposes it to planes, pads it with black on the right and bottom, and
  * normalises it. Measured on the default pack with 640-px photos: about 64 photos/s end to end
  * against 59 with the same steps in JavaScript.
  *
@@ -21,8 +21,9 @@
  *   antialias kernel still walked every pixel), Transpose and Pad on the 8-bit pixels before
  *   they become floats, and (x - mean) / std as one DequantizeLinear where that gives the same
  *   floats (onnx/normalise.ts).
- * SCRFD-500M's input went from 2.8 to 0.7 ms a photo; UltraFace's stays at about 2.3, nearly
- * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240).
+ * SCRFD-500M's input went from 2.8 to 0.7 ms a photo; UltraFace's stayed at about 2.3, nearly
+ * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240), until that kernel was
+ * kept for shrinks of more than 3x (resizeNode): 1.1 ms.
  */
 import ort from 'onnxruntime-node';
 import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';
@@ -31,10 +32,27 @@ import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
 
-const RESIZE: NodeSpec = {
+/**
+ * Linear, antialiased only where an axis shrinks more than 3x (ANTIALIAS_BEYOND). UltraFace's
+ * 320x240 input is 2x to 2.7x smaller than a 640-px photo: there ONNX Runtime's antialias kernel
+ * took 2.6 ms a photo and plain linear (two taps, as OpenCV's INTER_LINEAR that UltraFace was
+ * trained with) takes 0.9 (bench/detector-input.ts). Measured on every shared photo at max_size
+ * 640 (bench/detector-study.ts): the production detector found 719 of 974 reference faces with
+ * 69 false boxes, against 709 and 67 with the antialias kernel at every shrink; the same with the
+ * limit at 2x; pairs.csv AUC unchanged at max_size 160, 320 and 640 (bench/max-size-auc.ts).
+ * Beyond 3x (max_size 0 on a large photo) two taps would skip most source pixels.
+ */
+const ANTIALIAS_BEYOND = 3;
+
+const resizeNode = (antialias: boolean): NodeSpec => ({
   op: 'Resize', inputs: ['image', '', '', 'sizes'], outputs: ['resized'],
-  str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: 1 },
-};
+  str: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, int: { antialias: antialias ? 1 : 0 },
+});
+
+/** Whether resizing w x h to cw x ch needs the antialias kernel (see resizeNode). */
+export function needsAntialias(w: number, h: number, cw: number, ch: number): boolean {
+  return cw * ANTIALIAS_BEYOND < w || ch * ANTIALIAS_BEYOND < h;
+}
 
 const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
 
@@ -47,10 +65,18 @@ const RESIZING_INPUTS: Pick<ModelSpec, 'input' | 'extraInputs'> = {
   ],
 };
 
+/** How a graph resizes: not at all, or with the antialias kernel or without (resizeNode). */
+export type Resizing = 'none' | 'linear' | 'antialias';
+
+const resizingFor = (image: { width: number; height: number }, cw: number, ch: number): Resizing =>
+  cw === image.width && ch === image.height ? 'none'
+    : needsAntialias(image.width, image.height, cw, ch) ? 'antialias' : 'linear';
+
 /** The input graph, with or without the Resize node. */
-export function imageToTensorGraph(mean: number, std: number, resize: boolean): Uint8Array {
+export function imageToTensorGraph(mean: number, std: number, resizing: Resizing): Uint8Array {
   const normalise = normalisationNodes('padded', 'tensor', mean, std);
-  const resizeNodes = resize ? [RESIZE] : [];
+  const resize = resizing !== 'none';
+  const resizeNodes = resize ? [resizeNode(resizing === 'antialias')] : [];
   return buildOnnx({
     opset: 18,
     input: { name: 'image', shape: [1, 'h', 'w', 3], elemType: DataType.UINT8 },
@@ -75,14 +101,14 @@ export function imageToTensorGraph(mean: number, std: number, resize: boolean): 
  * reference the faster graphs are checked against (test/detector-input-graph.test.ts) and timed
  * against (bench/detector-input.ts). Same inputs as the resizing graph.
  */
-export function referenceImageToTensorGraph(mean: number, std: number): Uint8Array {
+export function referenceImageToTensorGraph(mean: number, std: number, antialias: boolean): Uint8Array {
   return buildOnnx({
     opset: 18,
     ...RESIZING_INPUTS,
     output: { name: 'tensor', shape: [1, 3, 'H', 'W'] },
     constants: { mean: { dims: [1], values: [mean] }, scale: { dims: [1], values: [1 / std] } },
     nodes: [
-      RESIZE,
+      resizeNode(antialias),
       { op: 'Cast', inputs: ['resized'], outputs: ['f'], int: { to: DataType.FLOAT } },
       { op: 'Transpose', inputs: ['f'], outputs: ['chw'], ints: { perm: [0, 3, 1, 2] } },
       { op: 'Pad', inputs: ['chw', 'pads'], outputs: ['padded'], str: { mode: 'constant' } },
@@ -93,14 +119,14 @@ export function referenceImageToTensorGraph(mean: number, std: number): Uint8Arr
 }
 
 export class ImageToTensor {
-  private constructor(private readonly resizing: ModelSession, private readonly plain: ModelSession) {}
+  private constructor(private readonly graphs: Record<Resizing, ModelSession>) {}
 
   /** Normalisation: (pixel - mean) / std, RGB planes. */
   static async create(mean: number, std: number): Promise<ImageToTensor> {
-    const [resizing, plain] = await Promise.all([
-      openSession(imageToTensorGraph(mean, std, true)), openSession(imageToTensorGraph(mean, std, false)),
-    ]);
-    return new ImageToTensor(resizing, plain);
+    const [none, linear, antialias] = await Promise.all(
+      (['none', 'linear', 'antialias'] as const).map((r) => openSession(imageToTensorGraph(mean, std, r))),
+    );
+    return new ImageToTensor({ none, linear, antialias });
   }
 
   /** The image resized to contentW x contentH, padded to width x height. */
@@ -109,9 +135,9 @@ export class ImageToTensor {
       image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
       pads: int64([0, 0, 0, 0, 0, 0, height - contentH, width - contentW]),
     };
-    const same = contentW === image.width && contentH === image.height;
-    if (!same) feeds.sizes = int64([1, contentH, contentW, 3]);
-    const out = await (same ? this.plain : this.resizing).run(feeds);
+    const resizing = resizingFor(image, contentW, contentH);
+    if (resizing !== 'none') feeds.sizes = int64([1, contentH, contentW, 3]);
+    const out = await this.graphs[resizing].run(feeds);
     return out.tensor;
   }
 }
@@ -120,12 +146,12 @@ export class ImageToTensor {
  * The 8-bit pixels resized to contentW x contentH and padded with black to width x height, still
  * HWC: what a fused detector (input-fusion.ts) reads. Same Resize node as the graphs above.
  */
-export function resizePixelsGraph(): Uint8Array {
+export function resizePixelsGraph(antialias: boolean): Uint8Array {
   return buildOnnx({
     opset: 18,
     ...RESIZING_INPUTS,
     output: { name: 'pixels', shape: [1, 'H', 'W', 3], elemType: DataType.UINT8 },
-    nodes: [RESIZE, { op: 'Pad', inputs: ['resized', 'pads'], outputs: ['pixels'], str: { mode: 'constant' } }],
+    nodes: [resizeNode(antialias), { op: 'Pad', inputs: ['resized', 'pads'], outputs: ['pixels'], str: { mode: 'constant' } }],
   });
 }
 
@@ -152,8 +178,8 @@ export class DetectorInput {
     private readonly toTensor: ImageToTensor | undefined,
   ) {}
 
-  /** The Resize graph, opened on first use (YuNet and RetinaFace never resize through it). */
-  private resizing?: Promise<ModelSession>;
+  /** The Resize graphs, opened on first use (YuNet and RetinaFace never resize through them). */
+  private readonly resizing: Partial<Record<'linear' | 'antialias', Promise<ModelSession>>> = {};
 
   /**
    * Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read
@@ -180,15 +206,16 @@ export class DetectorInput {
     }
     const padsInGraph = this.fused.inputNames.includes(PADS_INPUT);
     let pixels: ort.Tensor;
-    if (contentW === image.width && contentH === image.height) {
+    const resizing = resizingFor(image, contentW, contentH);
+    if (resizing === 'none') {
       pixels = padsInGraph
         ? new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3])
         : new ort.Tensor('uint8', padPixels(image, width, height), [1, height, width, 3]);
     } else {
       // With the padding in the detector's graph, the Resize graph pads nothing.
       const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
-      this.resizing ??= openSession(resizePixelsGraph());
-      const out = await (await this.resizing).run({
+      this.resizing[resizing] ??= openSession(resizePixelsGraph(resizing === 'antialias'));
+      const out = await (await this.resizing[resizing]).run({
         image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
         sizes: int64([1, contentH, contentW, 3]),
         pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),
