@@ -1,11 +1,13 @@
 /**
  * The antialiased shrink filters a gray target as one channel (issue 14: a third of the
  * multiply-adds of the landmark crop); it must give the gray of the RGB shrink. The alignment
- * view's 8-bit shrink must give the float shrink's values, rounded.
+ * view halves a large face's region (2x2 means) and moves the map with it: sampling the view
+ * must read the same places of the image as sampling the image.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resizeAffine, sampleToRgb, sampleToTensor, shrinkToRgb } from '../models/inference/sampling.js';
+import { halveRgb, resizeAffine, sampleToRgb, sampleToTensor } from '../models/inference/sampling.js';
+import { ALIGNED_SIZE, alignmentView } from '../server/worker/align.js';
 import type { Affine } from '../models/inference/sampling.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { readFace } from './helpers/data.js';
@@ -31,20 +33,62 @@ describe('sampling', () => {
     }
   });
 
-  it('the 8-bit shrink is the float shrink rounded, value for value', async () => {
+  it('halving gives the rounded mean of each 2x2 block, leaving out an odd last column and row', async () => {
     const { image } = await decodeImage(readFace('deepface/img1.jpg'), 640);
-    for (const [span, w, h] of [[2.7, 130, 140], [1.6, 200, 180], [4.1, 60, 70]]) {
-      const map = resizeAffine(span, span, 100, 130);
-      const planes = new Float32Array(3 * w * h);
-      sampleToTensor(image, map, { out: planes, offset: 0, width: w, height: h, layout: 'rgb', mean: 0, std: 1, antialias: true });
-      const packed = shrinkToRgb(image, map, w, h).data;
-      const n = w * h;
-      for (let i = 0; i < n; i++) {
+    const [x0, y0, x1, y1] = [101, 57, 302, 240];
+    const half = halveRgb(image, x0, y0, x1, y1);
+    assert.deepEqual([half.width, half.height], [100, 91]);
+    const at = (x: number, y: number, ch: number) => image.data[(y * image.width + x) * 3 + ch];
+    for (let v = 0; v < half.height; v++) {
+      for (let u = 0; u < half.width; u++) {
         for (let ch = 0; ch < 3; ch++) {
-          const want = Math.min(255, Math.max(0, Math.round(planes[ch * n + i])));
-          if (packed[3 * i + ch] !== want) assert.fail(`span ${span}: pixel ${i} channel ${ch}: ${packed[3 * i + ch]}, want ${want}`);
+          const [x, y] = [x0 + 2 * u, y0 + 2 * v];
+          const want = Math.round((at(x, y, ch) + at(x + 1, y, ch) + at(x, y + 1, ch) + at(x + 1, y + 1, ch)) / 4);
+          if (half.data[(v * half.width + u) * 3 + ch] !== want) assert.fail(`(${u}, ${v}) channel ${ch}`);
         }
       }
+    }
+  });
+
+  it('the alignment view of a large face reads the same places as the image', () => {
+    // Ramps (red x, green y, modulo 256) survive 2x2 means and bilinear sampling, so the view
+    // must give the image's values wherever the ramps do not wrap nearby; a map moved by one
+    // image pixel moves them by a level.
+    const width = 1000, height = 900;
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) data.set([x & 255, y & 255, 128], (y * width + x) * 3);
+    }
+    const image = { data, width, height };
+    // Aligned pixels spanning 1.2 (no halving), 2.5 (once) and 5.3 image pixels (twice), rotated,
+    // the crop inside the image.
+    for (const scale of [1.2, 2.5, 5.3]) {
+      const [cos, sin] = [Math.cos(0.3), Math.sin(0.3)];
+      const map = [scale * cos, -scale * sin, 200, scale * sin, scale * cos, 100] as Affine;
+      const view = alignmentView(image, map);
+      const span = Math.sqrt(Math.abs(view.map[0] * view.map[4] - view.map[1] * view.map[3]));
+      assert.ok(span <= 1.5 && span > 0.75, `${scale}: span ${span}`);
+      assert.equal(view.image === image, scale <= 1.5);
+      const n = ALIGNED_SIZE, plane = n * n;
+      const direct = new Float32Array(3 * plane);
+      const viewed = new Float32Array(3 * plane);
+      sampleToTensor(image, map, { out: direct, offset: 0, width: n, height: n, layout: 'rgb', mean: 0, std: 1 });
+      sampleToTensor(view.image, view.map, { out: viewed, offset: 0, width: n, height: n, layout: 'rgb', mean: 0, std: 1 });
+      let worst = 0;
+      let compared = 0;
+      for (let i = 0; i < 2 * plane; i++) {
+        // Red is x, green is y: leave out the places near a wrap of that coordinate.
+        const [u, v] = [i % n, Math.floor(i / n) % n];
+        const at = i < plane ? map[0] * u + map[1] * v + map[2] : map[3] * u + map[4] * v + map[5];
+        const m = ((at % 256) + 256) % 256;
+        if (m < 12 || m > 243) continue;
+        worst = Math.max(worst, Math.abs(direct[i] - viewed[i]));
+        compared++;
+      }
+      assert.ok(compared > plane, `${scale}: ${compared} values compared`);
+      // Measured 0 (no halving) and 0.5 (the halvings' rounding); with the halved map's offset
+      // left out (half a halved pixel), 1.0.
+      assert.ok(worst <= 0.6, `${scale}: ${worst} levels apart`);
     }
   });
 

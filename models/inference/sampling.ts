@@ -175,7 +175,6 @@ type Taps = { first: Int32Array; count: Int32Array; weights: Float32Array; span:
 const recentTaps = new Map<string, Taps>();
 let scratch = new Float32Array(0);
 let grayRows = new Float64Array(0);
-const NO_TENSOR = new Float32Array(0);
 
 function cachedTaps(dst: number, srcSize: number, a: number, c: number, radius: number): Taps {
   const key = `${dst},${srcSize},${a},${c},${radius}`;
@@ -217,7 +216,7 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
-function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?: Uint8Array): void {
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void {
   const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
@@ -343,9 +342,8 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
     return;
   }
   const stride = dw * 3;
-  // Two columns at a time (their sums are independent), the odd last one alone; `emit` writes
-  // one pixel (packed 8-bit for shrinkToRgb, else the normalised planes).
-  const write = rgb8 ? undefined : pixelWriter(target);
+  // Two columns at a time (their sums are independent), the odd last one alone.
+  const write = pixelWriter(target);
   for (let v = 0; v < dh; v++) {
     const w0 = v * ySpan;
     const n = yCount[v];
@@ -360,46 +358,32 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, rgb8?
         r2 += w * tmp[t2]; g2 += w * tmp[t2 + 1]; bl2 += w * tmp[t2 + 2];
       }
       const i = v * dw + u;
-      if (rgb8) {
-        // shrinkToRgb's packed 8-bit output: each value rounded from float32, as a float
-        // tensor's would be.
-        const o = 3 * i;
-        rgb8[o] = level8(r);
-        rgb8[o + 1] = level8(g);
-        rgb8[o + 2] = level8(bl);
-        if (pair) {
-          rgb8[o + 3] = level8(r2);
-          rgb8[o + 4] = level8(g2);
-          rgb8[o + 5] = level8(bl2);
-        }
-      } else {
-        write!(i, r, g, bl);
-        if (pair) write!(i + 1, r2, g2, bl2);
-      }
+      write(i, r, g, bl);
+      if (pair) write(i + 1, r2, g2, bl2);
     }
   }
 }
 
 /**
- * min(255, max(0, Math.round(fround(v)))), without Math.round (a third of shrinkToRgb's time,
- * issue 14): a float32 under 256 plus 0.5 is exact in float64, so for a positive sum truncating
- * it rounds as Math.round does (ties up); a sum of 0.5 below zero or less is 0.
+ * Columns x0..x1-1 and rows y0..y1-1 of `src` at half the size, each pixel the rounded mean of a
+ * 2x2 block (an odd last column or row is left out): output pixel p covers source pixels x0 + 2p
+ * and x0 + 2p + 1, so its centre is source pixel x0 + 2p + 0.5.
  */
-function level8(v: number): number {
-  const x = Math.fround(v) + 0.5;
-  return x >= 256 ? 255 : x <= 0 ? 0 : x | 0;
-}
-
-/**
- * The antialiased axis-aligned shrink of `sampleToTensor`, written as packed 8-bit RGB (each
- * value rounded from float32, as a float tensor's would be): the recognizer's pre-shrunk view of
- * a large face (server/worker/align.ts) without a float copy in between.
- */
-export function shrinkToRgb(src: RgbImage, map: Affine, width: number, height: number): RgbImage {
+export function halveRgb(src: RgbImage, x0: number, y0: number, x1: number, y1: number): RgbImage {
+  const width = Math.max(0, (x1 - x0) >> 1);
+  const height = Math.max(0, (y1 - y0) >> 1);
   const data = new Uint8Array(width * height * 3);
-  resizeSeparable(src, map, {
-    out: NO_TENSOR, offset: 0, width, height, layout: 'rgb', mean: 0, std: 1, antialias: true,
-  }, data);
+  const { data: s } = src;
+  const stride = src.width * 3;
+  for (let v = 0, o = 0; v < height; v++) {
+    let p = (y0 + 2 * v) * stride + x0 * 3;
+    for (let u = 0; u < width; u++, p += 6, o += 3) {
+      const q = p + stride;
+      data[o] = (s[p] + s[p + 3] + s[q] + s[q + 3] + 2) >> 2;
+      data[o + 1] = (s[p + 1] + s[p + 4] + s[q + 1] + s[q + 4] + 2) >> 2;
+      data[o + 2] = (s[p + 2] + s[p + 5] + s[q + 2] + s[q + 5] + 2) >> 2;
+    }
+  }
   return { data, width, height };
 }
 
