@@ -64,8 +64,9 @@ export const DEFAULT_PACK: NpmPack = {
       // As the package's own preprocessing: RGB, (x - 127) / 128.
       normalisation: { mean: 127, std: 128, order: 'rgb' },
       // The best-accuracy cut on ../shared/faces/deepface/pairs.csv (test/accuracy.test.ts):
-      // since issue 13 every pair is called right, different-person pairs up to 0.430, same-person
-      // from 0.455 (0.428 and 0.454 before issue 14's triangle-filter max_size resize). (0.425
+      // since issue 13 every pair is called right, different-person pairs up to 0.410, same-person
+      // from 0.452 since issue 14's plain linear detector input and halved alignment view (0.430
+      // and 0.455 before them; 0.428 and 0.454 before its triangle-filter max_size resize). (0.425
       // before issue 13: the gap was 0.415-0.435 until large faces were antialiased before
       // alignment, and no cut called every pair right before the detector input changed.)
       samePersonThreshold: 0.44,
