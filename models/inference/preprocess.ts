@@ -28,6 +28,7 @@
 import ort from 'onnxruntime-node';
 import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';
 import { fuseImageInput, PADS_INPUT, PIXELS_INPUT } from './onnx/input-fusion.js';
+import { lazy } from './lazy.js';
 import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
@@ -179,7 +180,10 @@ export class DetectorInput {
   ) {}
 
   /** The Resize graphs, opened on first use (YuNet and RetinaFace never resize through them). */
-  private readonly resizing: Partial<Record<'linear' | 'antialias', Promise<ModelSession>>> = {};
+  private readonly resizing = {
+    linear: lazy(() => openSession(resizePixelsGraph(false))),
+    antialias: lazy(() => openSession(resizePixelsGraph(true))),
+  };
 
   /**
    * Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read
@@ -214,8 +218,7 @@ export class DetectorInput {
     } else {
       // With the padding in the detector's graph, the Resize graph pads nothing.
       const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
-      this.resizing[resizing] ??= openSession(resizePixelsGraph(resizing === 'antialias'));
-      const out = await (await this.resizing[resizing]).run({
+      const out = await (await this.resizing[resizing]()).run({
         image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
         sizes: int64([1, contentH, contentW, 3]),
         pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),

@@ -3,13 +3,10 @@
  * (104, 117, 123); outputs loc [B,N,4], conf [B,N,2] (softmax), landmarks [B,N,10], decoded
  * against SSD-style priors (min sizes 16/32, 64/128, 256/512 at steps 8/16/32, variances 0.1/0.2).
  */
-import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
-import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
-import { clipDetection, dynamicInputSize } from './detector-input.js';
-import { DetectorInput } from '../preprocess.js';
+import { BgrDetectorInput, clipDetection, dynamicInputSize } from './detector-input.js';
 import type { ModelSession } from '../onnx/session.js';
 
 const DEFAULT_THRESHOLD = 0.7;
@@ -47,39 +44,18 @@ export class RetinaFaceDetector implements Detector {
   private readonly names: { loc: string; conf: string; landmarks: string };
   private cachedPriors: { key: string; data: Float32Array } = { key: "", data: new Float32Array() };
 
-  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
+  private readonly input: BgrDetectorInput;
+
+  constructor(session: ModelSession, sig: Signature, file: ModelFile) {
+    this.input = new BgrDetectorInput(session, MEAN_RGB);
     const byLast = (n: number) => sig.outputs.find((o) => o.shape[o.shape.length - 1] === n)!.name;
     this.names = { loc: byLast(4), conf: byLast(2), landmarks: byLast(10) };
     this.description = describe('detector', 'retinaface', file, 0, 0);
   }
 
-  /**
-   * At scale 1 (images up to MAX_DYNAMIC_INPUT_PIXELS) the padding, BGR order and mean run
-   * inside the detector's graph (preprocess.ts, DetectorInput): the same floats as
-   * sampleToTensor's copy, without making them in JavaScript. Made on first use (a promise, so
-   * two first calls at once share one).
-   */
-  private input?: Promise<DetectorInput>;
-
-  private async fusedRun(image: RgbImage, scale: number, W: number, H: number) {
-    if (scale !== 1) return undefined;
-    this.input ??= DetectorInput.create(this.session, MEAN_RGB, 1, 'bgr');
-    const input = await this.input;
-    return input.isFused ? input.run(image, image.width, image.height, W, H) : undefined;
-  }
-
-  /** The input as JavaScript makes it (below scale 1: antialiased, sampling.ts). */
-  private tensor(image: RgbImage, scale: number, W: number, H: number): ort.Tensor {
-    const input = new Float32Array(3 * W * H);
-    sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
-      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: MEAN_RGB, std: 1, antialias: scale < 1,
-    });
-    return new ort.Tensor('float32', input, [1, 3, H, W]);
-  }
-
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
     const { width: W, height: H, scale } = dynamicInputSize(image, 32);
-    const out = await this.fusedRun(image, scale, W, H) ?? await this.session.run({ [this.session.inputNames[0]]: this.tensor(image, scale, W, H) });
+    const out = await this.input.run(image, scale, W, H);
     const loc = out[this.names.loc].data as Float32Array;
     const conf = out[this.names.conf].data as Float32Array;
     const lm = out[this.names.landmarks].data as Float32Array;

@@ -4,6 +4,7 @@
  * offsets [N,10], all in units of the stride, from anchor centres on the feature-map grid.
  */
 import { nonMaxSuppression } from '../nms.js';
+import { lazy } from '../lazy.js';
 import { DetectorInput } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
@@ -39,8 +40,7 @@ export class ScrfdDetector implements Detector {
   readonly givesKeypoints: boolean;
   private readonly width: number;
   private readonly height: number;
-  /** Made on first use (a promise, so two first calls at once share one). */
-  private input?: Promise<DetectorInput>;
+  private readonly input = lazy(() => DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std));
   private readonly levels: Level[];
 
   constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
@@ -56,8 +56,7 @@ export class ScrfdDetector implements Detector {
     const { width: W, height: H } = this;
     // Letterbox: keep the aspect ratio, pad right and bottom with black.
     const scale = Math.min(W / image.width, H / image.height);
-    this.input ??= DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
-    const out = await (await this.input).run(image,
+    const out = await (await this.input()).run(image,
       Math.min(W, Math.round(image.width * scale)), Math.min(H, Math.round(image.height * scale)), W, H);
     const candidates: Detection[] = [];
     for (const level of this.levels) {

@@ -4,6 +4,7 @@
  * boxes [1,N,4] already decoded to corners normalised to the input. No keypoints.
  */
 import { nonMaxSuppression } from '../nms.js';
+import { lazy } from '../lazy.js';
 import { DetectorInput } from '../preprocess.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
@@ -27,8 +28,7 @@ export class UltraFaceDetector implements Detector {
   readonly givesKeypoints = false;
   private readonly width: number;
   private readonly height: number;
-  /** Made on first use (a promise, so two first calls at once share one). */
-  private input?: Promise<DetectorInput>;
+  private readonly input = lazy(() => DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std));
   private readonly scoresName: string;
   private readonly boxesName: string;
 
@@ -45,8 +45,7 @@ export class UltraFaceDetector implements Detector {
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
     const { width: W, height: H } = this;
     const { contentW, contentH } = clampedAspect(image, W, H);
-    this.input ??= DetectorInput.create(this.session, NORMALISATION.mean, NORMALISATION.std);
-    const out = await (await this.input).run(image, contentW, contentH, W, H);
+    const out = await (await this.input()).run(image, contentW, contentH, W, H);
     const scores = out[this.scoresName].data as Float32Array;
     const boxes = out[this.boxesName].data as Float32Array;
     // Boxes are fractions of the whole (padded) input; the image fills contentW x contentH of it.

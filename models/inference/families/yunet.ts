@@ -3,13 +3,10 @@
  * 0..255 without normalisation; per stride 8/16/32 one anchor per cell with outputs cls, obj
  * (score = sqrt(cls * obj)), bbox (dx, dy, log w, log h in stride units) and kps (5 points).
  */
-import ort from 'onnxruntime-node';
 import { nonMaxSuppression } from '../nms.js';
-import { resizeAffine, sampleToTensor } from '../sampling.js';
 import type { Detection, Detector, ModelDescription, ModelFile, RgbImage } from '../types.js';
 import { describe, type Signature } from '../signature.js';
-import { clipDetection, dynamicInputSize } from './detector-input.js';
-import { DetectorInput } from '../preprocess.js';
+import { BgrDetectorInput, clipDetection, dynamicInputSize } from './detector-input.js';
 import type { ModelSession } from '../onnx/session.js';
 
 const DEFAULT_THRESHOLD = 0.6;
@@ -27,34 +24,13 @@ export class YuNetDetector implements Detector {
   readonly givesKeypoints = true;
   private readonly fixed?: { width: number; height: number };
 
-  constructor(private readonly session: ModelSession, sig: Signature, file: ModelFile) {
+  private readonly input: BgrDetectorInput;
+
+  constructor(session: ModelSession, sig: Signature, file: ModelFile) {
+    this.input = new BgrDetectorInput(session, 0);
     const [, , h, w] = sig.inputs[0].shape;
     if (typeof w === 'number' && typeof h === 'number') this.fixed = { width: w, height: h };
     this.description = describe('detector', 'yunet', file, this.fixed?.width ?? 0, this.fixed?.height ?? 0);
-  }
-
-  /**
-   * At scale 1 (the usual case: max_size decodes small enough) the padding, BGR order and float
-   * conversion run inside the detector's graph (preprocess.ts, DetectorInput): the same floats
-   * as sampleToTensor's copy, without making 4.9 MB of them in JavaScript per 640x640 input.
-   * Made on first use (a promise, so two first calls at once share one).
-   */
-  private input?: Promise<DetectorInput>;
-
-  private async fusedRun(image: RgbImage, scale: number, W: number, H: number) {
-    if (scale !== 1) return undefined;
-    this.input ??= DetectorInput.create(this.session, 0, 1, 'bgr');
-    const input = await this.input;
-    return input.isFused ? input.run(image, image.width, image.height, W, H) : undefined;
-  }
-
-  /** The input as JavaScript makes it (smaller than scale 1: antialiased, sampling.ts). */
-  private tensor(image: RgbImage, scale: number, W: number, H: number): ort.Tensor {
-    const input = new Float32Array(3 * W * H);
-    sampleToTensor(image, resizeAffine(1 / scale, 1 / scale), {
-      out: input, offset: 0, width: W, height: H, layout: 'bgr', mean: 0, std: 1, antialias: true,
-    });
-    return new ort.Tensor('float32', input, [1, 3, H, W]);
   }
 
   async detect(image: RgbImage, threshold = DEFAULT_THRESHOLD): Promise<Detection[]> {
@@ -62,7 +38,7 @@ export class YuNetDetector implements Detector {
     // max_size is the caller's speed/recall dial, as in InsightFace-REST.
     const { width: W, height: H } = this.fixed ?? dynamicInputSize(image, 32);
     const scale = Math.min(W / image.width, H / image.height, 1);
-    const out = await this.fusedRun(image, scale, W, H) ?? await this.session.run({ [this.session.inputNames[0]]: this.tensor(image, scale, W, H) });
+    const out = await this.input.run(image, scale, W, H);
     const candidates: Detection[] = [];
     for (const s of STRIDES) {
       const cls = out[`cls_${s}`].data as Float32Array;
