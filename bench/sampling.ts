@@ -1,7 +1,8 @@
 /**
- * Issue 14, section 3: one-thread CPU of the worker's two antialiased shrinks per face (the
- * landmark model's 64x64 gray crop and the alignment view, models/inference/sampling.ts) on a
- * real portrait decoded at max_size 640, median of 31 runs.
+ * Issue 14, section 3: one-thread CPU of the worker's two shrinks per face (the landmark
+ * model's antialiased 64x64 gray crop, models/inference/sampling.ts, and the alignment view,
+ * halved since round four, server/worker/align.ts) and of the aligned sampling, on a real
+ * portrait decoded at max_size 640, median of 31 runs.
  *   node dist/bench/sampling.js
  */
 import { readFileSync } from 'node:fs';

@@ -1,8 +1,8 @@
 /**
  * Detector input preparation run by ONNX Runtime instead of JavaScript: the 8-bit RGB image
  * goes in as it is (HWC uint8) and a small graph resizes it (ONNX Resize, linear, antialiased
- * where it shrinks more than 3x: resizeNode; opset 18), transposes it to planes, pads it with black on the right and bottom, and
- * normalises it. Measured on the default pack with 640-px photos: about 64 photos/s end to end
+ * where it shrinks more than 3x: resizeNode; opset 18), transposes it to planes, pads it with
+ * black on the right and bottom, and normalises it. Measured on the default pack with 640-px photos: about 64 photos/s end to end
  * against 59 with the same steps in JavaScript.
  *
  * The resize comes first and reads the 8-bit pixels: casting first made two float copies of the
@@ -100,7 +100,8 @@ export function imageToTensorGraph(mean: number, std: number, resizing: Resizing
 /**
  * The graph as it was before issue 14 (Resize, Cast, Transpose, Pad, Sub, Mul on floats): the
  * reference the faster graphs are checked against (test/detector-input-graph.test.ts) and timed
- * against (bench/detector-input.ts). Same inputs as the resizing graph.
+ * against (bench/detector-input.ts). Same inputs as the resizing graph; `antialias` picks the
+ * Resize kernel (before round four of issue 14 it was always the antialias one).
  */
 export function referenceImageToTensorGraph(mean: number, std: number, antialias: boolean): Uint8Array {
   return buildOnnx({
