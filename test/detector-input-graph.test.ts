@@ -62,6 +62,21 @@ describe('detector input graph', () => {
     }
   });
 
+  it('resizes with the antialias kernel only beyond a 3x shrink, and the two kernels differ', async () => {
+    // UltraFace's inputs from 640-px photos (2x to 2.7x) and upscales take plain linear.
+    for (const [w, h, cw, ch, want] of [
+      [640, 480, 320, 240, false], [640, 427, 320, 240, false], [480, 640, 180, 240, false],
+      [300, 200, 640, 427, false], [640, 445, 200, 139, true], [1000, 696, 320, 240, true],
+    ] as const) assert.equal(needsAntialias(w, h, cw, ch), want, `${w}x${h} -> ${cw}x${ch}`);
+    // Otherwise the bit-for-bit checks below could not tell the kernels apart.
+    const photo = (await decodeImage(readFace(BBT[0]), 640)).image;
+    const ch = Math.round((200 * photo.height) / photo.width);
+    const [plain, antialiased] = await Promise.all([false, true].map((aa) => openSession(referenceImageToTensorGraph(127, 128, aa), 'test')));
+    const a = await reference(plain, photo, 200, ch, 200, ch);
+    const b = await reference(antialiased, photo, 200, ch, 200, ch);
+    assert.ok(a.some((v, i) => v !== b[i]));
+  });
+
   for (const [label, mean, std] of NORMALISATIONS) {
     it(`equals the reference graph bit for bit: ${label}`, async () => {
       const before = await referenceGraphs(mean, std);
@@ -69,7 +84,7 @@ describe('detector input graph', () => {
       const photo = (await decodeImage(readFace(BBT[0]), 640)).image;
       const levels = allLevels();
       // [image, content w x h, input w x h]: no resize (SCRFD's letterbox at scale 1), a 2x
-      // downscale (UltraFace's 320x240), one of more than 2x (antialiased), an upscale, and
+      // downscale (UltraFace's 320x240), one of more than 3x (antialiased), an upscale, and
       // padding on both sides.
       const cases: [RgbImage, number, number, number, number][] = [
         [photo, photo.width, photo.height, 640, 640],
@@ -109,7 +124,7 @@ describe('detector with its input fused into its graph', () => {
       assert.ok(input.isFused);
       const photo = (await decodeImage(readFace(BBT[1]), 640)).image;
       // A portrait at 640 (no resize for SCRFD, 2x for UltraFace), the same photo at 300 px (an
-      // upscale for SCRFD), and a couple at 1000 px (more than 2x for UltraFace: antialiased).
+      // upscale for SCRFD), and a couple at 1000 px (more than 3x for UltraFace: antialiased).
       const small = (await decodeImage(readFace(BBT[1]), 300)).image;
       const large = (await decodeImage(readFace('deepface/couple.jpg'), 1000)).image;
       for (const im of [photo, small, large]) {
