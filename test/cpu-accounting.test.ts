@@ -47,6 +47,25 @@ describe('CPU accounting', () => {
     assert.ok(inOnnx > 0 && inOnnx < worker, `ONNX ${inOnnx} s of the workers' ${worker} s`);
   });
 
+  it('reads this thread\'s CPU to well under a scheduler tick', () => {
+    // Linux refreshes a running thread's count only every tick (4 ms here) unless asked, so a
+    // 0.5-ms Resize would read as 0 or 4 ms. A spin's CPU can be less than its wall-clock time
+    // (preempted), never 0, and never more (0.1 ms allowed for the reads themselves).
+    const spins: string[] = [];
+    let ok = true;
+    threadCpuSeconds(); // opens the file
+    for (let i = 0; i < 20; i++) {
+      const wall0 = performance.now();
+      const t0 = threadCpuSeconds();
+      while (performance.now() - wall0 < 0.5) { /* spin */ }
+      const cpu = (threadCpuSeconds() - t0) * 1e3;
+      const wall = performance.now() - wall0;
+      spins.push(`${cpu.toFixed(2)}/${wall.toFixed(2)}`);
+      ok &&= cpu > 0 && cpu <= wall + 0.1;
+    }
+    assert.ok(ok, `CPU/wall-clock ms: ${spins.join(' ')}`);
+  });
+
   it('counts a session\'s runs on the calling thread and nothing between them', async () => {
     const { session } = await openModelFile(packModels(DEFAULT_PACK, 'recognizer')[0].path, {}, 'recognizer');
     const meta = session.inputMetadata[0] as ort.InferenceSession.ValueMetadata & { shape: (number | string)[] };
