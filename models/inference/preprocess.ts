@@ -2,8 +2,8 @@
  * Detector input preparation run by ONNX Runtime instead of JavaScript: the 8-bit RGB image
  * goes in as it is (HWC uint8) and a small graph resizes it (ONNX Resize, linear, antialiased
  * where it shrinks more than 3x: resizeNode; opset 18), transposes it to planes, pads it with
- * black on the right and bottom, and normalises it. Measured on the default pack with 640-px photos: about 64 photos/s end to end
- * against 59 with the same steps in JavaScript.
+ * black on the right and bottom, and normalises it. Measured on the default pack with 640-px
+ * photos: about 64 photos/s end to end against 59 with the same steps in JavaScript.
  *
  * The resize comes first and reads the 8-bit pixels: casting first made two float copies of the
  * whole image (24 bytes a pixel), which ONNX Runtime's arena then kept: a 36-megapixel image
@@ -23,7 +23,7 @@
  *   floats (onnx/normalise.ts).
  * SCRFD-500M's input went from 2.8 to 0.7 ms a photo; UltraFace's stayed at about 2.3, nearly
  * all of it ONNX Runtime's antialias Resize kernel (640x480 to 320x240), until that kernel was
- * kept for shrinks of more than 3x (resizeNode): 1.1 ms.
+ * kept for shrinks of more than 3x (resizeNode): 0.9 ms.
  */
 import ort from 'onnxruntime-node';
 import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';

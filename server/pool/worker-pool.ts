@@ -142,9 +142,9 @@ export class WorkerPool {
   static async start(setup: WorkerSetup, size: number, options: PoolOptions = {}): Promise<WorkerPool> {
     const script = options.script ?? WORKER_URL;
     // V8 reads it as each isolate is made: set before any worker, it applies to the workers
-    // (and to nothing else: the main thread's heap exists already).
-    const oldSpaceMb = options.initialOldSpaceMb ?? DEFAULT_WORKER_OLD_SPACE_MB;
-    if (oldSpaceMb > 0) setFlagsFromString(`--initial-old-space-size=${oldSpaceMb}`);
+    // (and to nothing else: the main thread's heap exists already). Set even when 0, V8's own
+    // "unset", so that a pool started after another in the same process gets what it asks for.
+    setFlagsFromString(`--initial-old-space-size=${options.initialOldSpaceMb ?? DEFAULT_WORKER_OLD_SPACE_MB}`);
     const started = await Promise.allSettled(Array.from({ length: size }, () => spawn(setup, script)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
