@@ -1,7 +1,7 @@
 /**
  * FACEREST_WORKER_OLD_SPACE_MB: the old-generation room each inference worker's V8 heap starts
- * with (server/pool/worker-pool.ts). What it buys is measured by `npm run bench` (README,
- * throughput round three), not here: a test cannot time it honestly.
+ * with (server/pool/worker-pool.ts). What it buys is measured by `npm run bench`
+ * (bench/throughput-history.md, round three), not here: a test cannot time it honestly.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -2,9 +2,9 @@
  * Whether an embedded ICC profile describes sRGB, judged by what it does to colours (primaries
  * and tone curves), not by its name: then decoding can skip libvips' lcms transform of every
  * pixel through the profile, which measured about half of sharp's time on phone-size JPEGs
- * (README, "Round two"); the shared photos' three sRGB profiles gave identical pixels either
- * way. Any other profile (Display P3, Adobe RGB, CMYK, grey, LUT-based) keeps the
- * transform.
+ * (bench/throughput-history.md, "Round two"); the shared photos' three sRGB profiles gave
+ * identical pixels either way. Any other profile (Display P3, Adobe RGB, CMYK, grey,
+ * LUT-based) keeps the transform.
  */
 
 /** sRGB's primaries in the ICC connection space (D50-adapted, as in IEC 61966-2-1's profile). */
