@@ -4,7 +4,9 @@
  * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses and at the smallest DCT scale
  * that still gives 640 px. sharp: CPU ms of this process, median of 7, one libvips thread;
  * tjbench: CPU ms per decode (below). "main" is the part of
- * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read).
+ * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read). Plain
+ * JPEGs go to libjpeg-turbo directly as in the server (turbojpeg.ts), unless
+ * FACEREST_JPEG_DECODER=sharp.
  *   node dist/bench/decode-set.js [640]   (640: the photos re-encoded as JPEGs of at most 640 px,
  *   as `npm run bench -- --photos 640`)
  */
@@ -15,9 +17,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { isSrgbProfile } from '../server/pipeline/icc.js';
+import { turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { benchPhotos } from './photos.js';
 
 const MAX = 640;
+const jpeg = turboJpeg(process.env.FACEREST_JPEG_DECODER === 'sharp' ? 'sharp' : 'libjpeg-turbo');
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -82,7 +86,7 @@ try {
     const larger = Math.max(meta.width!, meta.height!);
     const k = larger > MAX ? sharpShrink(larger) : 1;
     const best = larger > MAX ? ideal(larger) : 1;
-    const { cpu: ms, main } = await median(() => decodeImage(p.data, MAX));
+    const { cpu: ms, main } = await median(() => decodeImage(p.data, MAX, undefined, { jpeg }));
     const same = tjbench(file, k);
     const bestMs = best === k ? same : tjbench(file, best);
     const icc = meta.icc ? (isSrgbProfile(meta.icc) ? 'sRGB' : 'other') : 'none';

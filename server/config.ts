@@ -7,6 +7,7 @@ import type { ApiKey } from './http/auth.js';
 import type { AllowedOrigins } from './http/cors.js';
 import { DEFAULT_WORKER_OLD_SPACE_MB } from './pool/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
+import type { JpegDecoderChoice } from './pipeline/turbojpeg.js';
 import type { ModelOverrides } from '../models/packs/select.js';
 
 /** What one request may ask of the server; beyond these it gets a clear refusal. */
@@ -73,6 +74,8 @@ export interface Config extends ModelOverrides {
   pack: string;
   /** Rewrite slow operators when loading models (FACEREST_GRAPH_REWRITE=off turns it off). */
   graphRewrite: boolean;
+  /** Who decodes plain JPEGs (FACEREST_JPEG_DECODER): libjpeg-turbo where it loads, else sharp. */
+  jpegDecoder: JpegDecoderChoice;
   corsOrigins: AllowedOrigins;
   limits: Limits;
   /** Images admitted and not yet answered, server-wide; unary requests beyond it get 429. */
@@ -141,6 +144,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new Error(`${name} must be 'on' or 'off' (got '${v}')`);
 }
 
+function jpegDecoder(env: NodeJS.ProcessEnv): JpegDecoderChoice {
+  const v = env.FACEREST_JPEG_DECODER;
+  if (v === undefined || v === '') return 'libjpeg-turbo';
+  if (v === 'libjpeg-turbo' || v === 'sharp') return v;
+  throw new Error(`FACEREST_JPEG_DECODER must be 'libjpeg-turbo' or 'sharp' (got '${v}')`);
+}
+
 function readConfigFile(name: string, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -197,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agePath: path(env, 'FACEREST_AGE'),
     genderPath: path(env, 'FACEREST_GENDER'),
     graphRewrite: onOff(env, 'FACEREST_GRAPH_REWRITE', true),
+    jpegDecoder: jpegDecoder(env),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     limits: {
       maxBodyBytes: integer(env, 'FACEREST_MAX_BODY_BYTES', 64 << 20, 1024, 2 ** 31),

@@ -8,6 +8,8 @@ import type { OpenOptions } from '../models/inference/onnx/session.js';
 import type { ModelDescription } from '../models/inference/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
 import { WorkerPool } from './pool/worker-pool.js';
+import type { WorkerSetup } from './pool/messages.js';
+import type { JpegDecoderChoice } from './pipeline/turbojpeg.js';
 
 /** The loaded recognizer, as the gallery binds collections to it. */
 export interface LoadedRecognizer extends RecognizerBinding {
@@ -37,9 +39,11 @@ export interface PoolSettings {
 }
 
 /** Resolves the model files first, so a wrong path fails before anything else starts. */
-export function prepareEngine(choice: ModelOverrides & OpenOptions, workers: number, deps: ExtractorDeps,
-  settings: PoolSettings): () => Promise<Engine> {
-  const setup = { models: selectModels(choice), open: { graphRewrite: choice.graphRewrite } };
+export function prepareEngine(choice: ModelOverrides & OpenOptions & { jpegDecoder?: JpegDecoderChoice }, workers: number,
+  deps: ExtractorDeps, settings: PoolSettings): () => Promise<Engine> {
+  const setup: WorkerSetup = {
+    models: selectModels(choice), open: { graphRewrite: choice.graphRewrite }, jpegDecoder: choice.jpegDecoder ?? 'libjpeg-turbo',
+  };
   return async () => {
     const pool = await WorkerPool.start(setup, workers, {
       log: settings.log, taskTimeoutMs: settings.taskTimeoutSeconds * 1000, script: settings.workerScript,

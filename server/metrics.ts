@@ -1,5 +1,6 @@
 /** Prometheus metrics (prom-client), served at GET /metrics. */
 import client from 'prom-client';
+import type { Decoder } from './pipeline/decode.js';
 
 export type Protocol = 'grpc' | 'grpc-web' | 'connect' | 'rest';
 
@@ -9,6 +10,8 @@ export interface TaskTiming {
   models: Record<string, number>;
   /** CPU seconds of the worker's thread inside ONNX Runtime since its last report, by label (issue 14). */
   onnxCpu?: Record<string, number>;
+  /** Who decoded the task's image, where the worker decoded it. */
+  decoder?: Decoder;
 }
 
 export class Metrics {
@@ -58,6 +61,12 @@ export class Metrics {
     labelNames: ['role'] as const,
     registers: [this.registry],
   });
+  private readonly decodes = new client.Counter({
+    name: 'facerest_decodes_total',
+    help: 'Images decoded by the inference workers, by decoder (libjpeg-turbo: plain JPEGs; sharp: the rest)',
+    labelNames: ['decoder'] as const,
+    registers: [this.registry],
+  });
 
   constructor(queueDepth: () => number, poolQueued: () => number) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'facerest_' });
@@ -93,5 +102,6 @@ export class Metrics {
     this.busy.inc(t.busySeconds);
     for (const [role, seconds] of Object.entries(t.models)) this.inference.observe({ role }, seconds);
     for (const [role, seconds] of Object.entries(t.onnxCpu ?? {})) this.onnxCpu.inc({ role }, seconds);
+    if (t.decoder) this.decodes.inc({ decoder: t.decoder });
   }
 }

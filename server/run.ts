@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { loadConfig } from './config.js';
 import { startServer, VERSION, type StartOptions } from './app.js';
 import { nameLibuvThreads } from './thread-names.js';
+import { jpegDecoderStatus } from './pipeline/turbojpeg.js';
 
 /** Runs facerest in this process until a signal ends it (main.ts; tests pass a worker wrapper). */
 export async function run(options: StartOptions = {}): Promise<void> {
@@ -41,7 +42,10 @@ export async function run(options: StartOptions = {}): Promise<void> {
       port: server.port, version: VERSION, tls: Boolean(config.tls), apiKeys: config.apiKeys.length,
     }, 'listening');
     const models = await server.ready;
-    log.info({ workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`) }, 'ready');
+    log.info({
+      workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`),
+      jpegDecoder: jpegDecoderStatus(config.jpegDecoder),
+    }, 'ready');
   } catch (err) {
     console.error(`facerest: cannot start: ${(err as Error).message}`);
     process.exit(1);

@@ -88,8 +88,8 @@ describe('embedded ICC profiles', () => {
     const jpeg = await tagged('p3');
     const plan = structuredClone(await planDecode(jpeg, MAX));
     assert.ok(plan.convert && plan.ignoreIcc);
-    assert.equal(maxDiff((await decodePlanned(jpeg, plan)).data, (await decodeImage(jpeg, MAX)).image.data), 0);
-    assert.equal(maxDiff((await decodePlanned(jpeg, { ...plan, convert: undefined })).data, await ignored(jpeg)), 0);
+    assert.equal(maxDiff((await decodePlanned(jpeg, plan)).image.data, (await decodeImage(jpeg, MAX)).image.data), 0);
+    assert.equal(maxDiff((await decodePlanned(jpeg, { ...plan, convert: undefined })).image.data, await ignored(jpeg)), 0);
     // Nothing to convert for an sRGB photo: its profile is skipped.
     const srgb = await planDecode(HP_SRGB, MAX);
     assert.equal(srgb.convert, undefined);

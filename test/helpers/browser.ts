@@ -5,10 +5,9 @@
  * FACEREST_CHROMIUM points at another binary (the tests of this helper use a missing path).
  */
 import { existsSync } from 'node:fs';
+import { underCi } from './ci.js';
 
 export const CHROMIUM = process.env.FACEREST_CHROMIUM || '/usr/bin/chromium';
-
-const underCi = () => !['', '0', 'false'].includes((process.env.CI ?? '').trim().toLowerCase());
 
 const missing = () => `Chromium not found at ${CHROMIUM}: install it with \`apt-get install chromium\``;
 

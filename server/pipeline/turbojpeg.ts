@@ -1,0 +1,43 @@
+/**
+ * The plain-JPEG decoder: native/turbojpeg (libjpeg-turbo's TurboJPEG API, built by `npm run
+ * build`), for the JPEGs sharp would only decode (decode.ts's plan says which). Where the addon
+ * was not built or libturbojpeg.so.0 is missing, or FACEREST_JPEG_DECODER=sharp, every image
+ * goes to sharp as before; `jpegDecoderStatus` says which, for the startup log.
+ */
+import { createRequire } from 'node:module';
+
+export interface TurboJpeg {
+  /** width x height x 3 RGB; throws where libjpeg-turbo fails or warns (damaged or cut data). */
+  decodeRgb(jpeg: Uint8Array, width: number, height: number): Buffer;
+}
+
+/** FACEREST_JPEG_DECODER. */
+export type JpegDecoderChoice = 'libjpeg-turbo' | 'sharp';
+
+// From dist/server/pipeline/ (and server/pipeline/) to the project root.
+const ADDON = '../../../native/turbojpeg/build/Release/facerest_turbojpeg.node';
+
+let loaded: { decoder?: TurboJpeg; reason?: string } | undefined;
+
+function load(): { decoder?: TurboJpeg; reason?: string } {
+  if (loaded) return loaded;
+  try {
+    const addon = createRequire(import.meta.url)(ADDON) as Partial<TurboJpeg> & { unavailable?: string };
+    loaded = addon.decodeRgb ? { decoder: addon as TurboJpeg } : { reason: addon.unavailable ?? 'the addon has no decoder' };
+  } catch (err) {
+    loaded = { reason: `native/turbojpeg is not built (${(err as Error).message.split('\n')[0]})` };
+  }
+  return loaded;
+}
+
+/** The decoder this thread uses for plain JPEGs, or undefined: sharp for every image. */
+export function turboJpeg(choice: JpegDecoderChoice): TurboJpeg | undefined {
+  return choice === 'libjpeg-turbo' ? load().decoder : undefined;
+}
+
+/** Which decoder plain JPEGs get, and why not libjpeg-turbo when not. */
+export function jpegDecoderStatus(choice: JpegDecoderChoice): string {
+  if (choice === 'sharp') return 'sharp (FACEREST_JPEG_DECODER=sharp)';
+  const { decoder, reason } = load();
+  return decoder ? 'libjpeg-turbo' : `sharp: ${reason}`;
+}
