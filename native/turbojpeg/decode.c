@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <node_api.h>
 
 typedef void *tjhandle;
@@ -32,13 +33,17 @@ static char *(*tj_get_error_str2)(tjhandle);
 static int (*tj_destroy)(tjhandle);
 
 static const char *load_error = NULL;
+/* dlerror()'s text lives in a buffer the next dl call may overwrite: kept here instead. */
+static char load_error_text[256];
 /* Every worker thread loads the addon; the library is opened once, by whichever comes first. */
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load_library(void) {
   void *lib = dlopen("libturbojpeg.so.0", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
-    load_error = dlerror();
+    const char *why = dlerror();
+    snprintf(load_error_text, sizeof load_error_text, "%s", why ? why : "libturbojpeg.so.0 cannot be opened");
+    load_error = load_error_text;
     return;
   }
   tj_init_decompress = (tjhandle (*)(void))dlsym(lib, "tjInitDecompress");
