@@ -18,10 +18,11 @@ import sharp from 'sharp';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { isSrgbProfile } from '../server/pipeline/icc.js';
 import { turboJpeg } from '../server/pipeline/turbojpeg.js';
+import { loadConfig } from '../server/config.js';
 import { benchPhotos } from './photos.js';
 
 const MAX = 640;
-const jpeg = turboJpeg(process.env.FACEREST_JPEG_DECODER === 'sharp' ? 'sharp' : 'libjpeg-turbo');
+const jpeg = turboJpeg(loadConfig().jpegDecoder);
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;

@@ -7,7 +7,7 @@ import type { ApiKey } from './http/auth.js';
 import type { AllowedOrigins } from './http/cors.js';
 import { DEFAULT_WORKER_OLD_SPACE_MB } from './pool/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
-import type { JpegDecoderChoice } from './pipeline/turbojpeg.js';
+import { DEFAULT_DECODER, type Decoder } from './pipeline/turbojpeg.js';
 import type { ModelOverrides } from '../models/packs/select.js';
 
 /** What one request may ask of the server; beyond these it gets a clear refusal. */
@@ -75,7 +75,7 @@ export interface Config extends ModelOverrides {
   /** Rewrite slow operators when loading models (FACEREST_GRAPH_REWRITE=off turns it off). */
   graphRewrite: boolean;
   /** Who decodes plain JPEGs (FACEREST_JPEG_DECODER): libjpeg-turbo where it loads, else sharp. */
-  jpegDecoder: JpegDecoderChoice;
+  jpegDecoder: Decoder;
   corsOrigins: AllowedOrigins;
   limits: Limits;
   /** Images admitted and not yet answered, server-wide; unary requests beyond it get 429. */
@@ -144,9 +144,9 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new Error(`${name} must be 'on' or 'off' (got '${v}')`);
 }
 
-function jpegDecoder(env: NodeJS.ProcessEnv): JpegDecoderChoice {
+function jpegDecoder(env: NodeJS.ProcessEnv): Decoder {
   const v = env.FACEREST_JPEG_DECODER;
-  if (v === undefined || v === '') return 'libjpeg-turbo';
+  if (v === undefined || v === '') return DEFAULT_DECODER;
   if (v === 'libjpeg-turbo' || v === 'sharp') return v;
   throw new Error(`FACEREST_JPEG_DECODER must be 'libjpeg-turbo' or 'sharp' (got '${v}')`);
 }

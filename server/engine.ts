@@ -9,7 +9,7 @@ import type { ModelDescription } from '../models/inference/types.js';
 import { Extractor, type ExtractorDeps } from './pipeline/extract.js';
 import { WorkerPool } from './pool/worker-pool.js';
 import type { WorkerSetup } from './pool/messages.js';
-import type { JpegDecoderChoice } from './pipeline/turbojpeg.js';
+import type { Decoder } from './pipeline/turbojpeg.js';
 
 /** The loaded recognizer, as the gallery binds collections to it. */
 export interface LoadedRecognizer extends RecognizerBinding {
@@ -39,11 +39,9 @@ export interface PoolSettings {
 }
 
 /** Resolves the model files first, so a wrong path fails before anything else starts. */
-export function prepareEngine(choice: ModelOverrides & OpenOptions & { jpegDecoder?: JpegDecoderChoice }, workers: number,
+export function prepareEngine(choice: ModelOverrides & OpenOptions & { jpegDecoder?: Decoder }, workers: number,
   deps: ExtractorDeps, settings: PoolSettings): () => Promise<Engine> {
-  const setup: WorkerSetup = {
-    models: selectModels(choice), open: { graphRewrite: choice.graphRewrite }, jpegDecoder: choice.jpegDecoder ?? 'libjpeg-turbo',
-  };
+  const setup: WorkerSetup = { models: selectModels(choice), open: { graphRewrite: choice.graphRewrite }, jpegDecoder: choice.jpegDecoder };
   return async () => {
     const pool = await WorkerPool.start(setup, workers, {
       log: settings.log, taskTimeoutMs: settings.taskTimeoutSeconds * 1000, script: settings.workerScript,

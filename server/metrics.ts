@@ -1,6 +1,6 @@
 /** Prometheus metrics (prom-client), served at GET /metrics. */
 import client from 'prom-client';
-import type { Decoder } from './pipeline/decode.js';
+import type { Decoder } from './pipeline/turbojpeg.js';
 
 export type Protocol = 'grpc' | 'grpc-web' | 'connect' | 'rest';
 

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { decodePlanned, planDecode, type DecodePlan } from '../server/pipeline/decode.js';
 import { jpegDecoderStatus, turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { benchPhotos } from '../bench/photos.js';
+import { loadConfig } from '../server/config.js';
 import { underCi } from './helpers/ci.js';
 import { readFace } from './helpers/data.js';
 import { metricValue, scrape } from './helpers/metrics.js';
@@ -48,10 +49,13 @@ async function plainCopies(): Promise<{ name: string; data: Buffer }[]> {
 }
 
 describe('the plain-JPEG decoder (libjpeg-turbo)', suite, () => {
-  it('loads', () => {
+  it('loads, and FACEREST_JPEG_DECODER chooses', () => {
     assert.ok(jpeg, jpegDecoderStatus('libjpeg-turbo'));
     assert.equal(jpegDecoderStatus('libjpeg-turbo'), 'libjpeg-turbo');
     assert.equal(turboJpeg('sharp'), undefined);
+    assert.equal(loadConfig({}).jpegDecoder, 'libjpeg-turbo');
+    assert.equal(loadConfig({ FACEREST_JPEG_DECODER: 'sharp' }).jpegDecoder, 'sharp');
+    assert.throws(() => loadConfig({ FACEREST_JPEG_DECODER: 'libjpeg' }), /FACEREST_JPEG_DECODER must be 'libjpeg-turbo' or 'sharp' \(got 'libjpeg'\)/);
   });
 
   it("decodes every shared photo, as clients send them at 640 px, to sharp's pixels to the bit", async () => {

@@ -13,7 +13,7 @@ import { checkReadFormat, refuseUnknownFormat, type ImageFormat } from './image-
 import { isSrgbProfile, matrixProfile } from './icc.js';
 import { readJpegHeader } from './jpeg-header.js';
 import { applySrgb, srgbConversion, type SrgbConversion } from './to-srgb.js';
-import type { TurboJpeg } from './turbojpeg.js';
+import type { Decoder, TurboJpeg } from './turbojpeg.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
 export class ImageError extends Error {
@@ -22,18 +22,14 @@ export class ImageError extends Error {
   }
 }
 
-/** Who decoded an image: libjpeg-turbo (a plain JPEG, turbojpeg.ts) or sharp. */
-export type Decoder = 'libjpeg-turbo' | 'sharp';
-
 /** decodePlanned's pixels, and who made them (facerest_decodes_total). */
 export interface Decoded {
+  /** The pixels the models see: at most max_size on the larger side. */
   image: RgbImage;
   decoder: Decoder;
 }
 
 export interface DecodedImage extends Decoded {
-  /** The pixels the models see: at most max_size on the larger side. */
-  image: RgbImage;
   /** Size after EXIF orientation, before resizing: the frame of the coordinates we return. */
   width: number;
   height: number;
@@ -229,7 +225,7 @@ function decodePlain(data: Uint8Array, plan: DecodePlan, jpeg: TurboJpeg): RgbIm
   } catch {
     // A damaged file (libjpeg-turbo stops at a warning, as sharp's failOn: 'warning' does) or
     // one it will not read: every refusal keeps sharp's words, and a file only sharp reads is
-    // still read.
+    // still read. A damaged file costs one failed decode more, of at most PLAIN_MAX_PIXELS.
     return undefined;
   }
 }

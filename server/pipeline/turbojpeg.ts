@@ -11,8 +11,11 @@ export interface TurboJpeg {
   decodeRgb(jpeg: Uint8Array, width: number, height: number): Buffer;
 }
 
-/** FACEREST_JPEG_DECODER. */
-export type JpegDecoderChoice = 'libjpeg-turbo' | 'sharp';
+/** Who decodes plain JPEGs (FACEREST_JPEG_DECODER), and who decoded an image (facerest_decodes_total). */
+export type Decoder = 'libjpeg-turbo' | 'sharp';
+
+/** libjpeg-turbo where it loads; sharp when asked, or where it does not. */
+export const DEFAULT_DECODER: Decoder = 'libjpeg-turbo';
 
 // From dist/server/pipeline/ (and server/pipeline/) to the project root.
 const ADDON = '../../../native/turbojpeg/build/Release/facerest_turbojpeg.node';
@@ -31,12 +34,12 @@ function load(): { decoder?: TurboJpeg; reason?: string } {
 }
 
 /** The decoder this thread uses for plain JPEGs, or undefined: sharp for every image. */
-export function turboJpeg(choice: JpegDecoderChoice): TurboJpeg | undefined {
+export function turboJpeg(choice: Decoder): TurboJpeg | undefined {
   return choice === 'libjpeg-turbo' ? load().decoder : undefined;
 }
 
 /** Which decoder plain JPEGs get, and why not libjpeg-turbo when not. */
-export function jpegDecoderStatus(choice: JpegDecoderChoice): string {
+export function jpegDecoderStatus(choice: Decoder): string {
   if (choice === 'sharp') return 'sharp (FACEREST_JPEG_DECODER=sharp)';
   const { decoder, reason } = load();
   return decoder ? 'libjpeg-turbo' : `sharp: ${reason}`;

@@ -5,7 +5,7 @@ import type { ModelDescription, RgbImage } from '../../models/inference/types.js
 import type { TaskTiming } from '../metrics.js';
 import type { FaceQuery, FaceResult } from '../worker/faces.js';
 import type { DecodePlan } from '../pipeline/decode.js';
-import type { JpegDecoderChoice } from '../pipeline/turbojpeg.js';
+import type { Decoder } from '../pipeline/turbojpeg.js';
 import type { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';
 
 /** What a worker loads at start (its workerData). */
@@ -13,8 +13,8 @@ export interface WorkerSetup {
   models: ModelSelection;
   /** How the model files are opened (FACEREST_GRAPH_REWRITE). */
   open: OpenOptions;
-  /** Who decodes plain JPEGs (FACEREST_JPEG_DECODER); libjpeg-turbo where it loads when not said. */
-  jpegDecoder?: JpegDecoderChoice;
+  /** Who decodes plain JPEGs (FACEREST_JPEG_DECODER); DEFAULT_DECODER when not said. */
+  jpegDecoder?: Decoder;
 }
 
 /**

@@ -11,8 +11,8 @@ import type { TaskMessage, WorkerMessage, WorkerSetup } from '../pool/messages.j
 import type { TaskTiming } from '../metrics.js';
 import { takeOnnxCpu } from '../../models/inference/onnx/run-cpu.js';
 import { nameThisThread } from '../thread-names.js';
-import { decodePlanned, ImageError, type Decoder } from '../pipeline/decode.js';
-import { turboJpeg } from '../pipeline/turbojpeg.js';
+import { decodePlanned, ImageError } from '../pipeline/decode.js';
+import { DEFAULT_DECODER, turboJpeg, type Decoder } from '../pipeline/turbojpeg.js';
 import type { RgbImage } from '../../models/inference/types.js';
 
 nameThisThread('facerest-infer');
@@ -82,7 +82,7 @@ async function warmUp(models: FaceModels): Promise<void> {
 try {
   const setup = workerData as WorkerSetup;
   const models = await loadModels(setup);
-  const jpeg = turboJpeg(setup.jpegDecoder ?? 'libjpeg-turbo');
+  const jpeg = turboJpeg(setup.jpegDecoder ?? DEFAULT_DECODER);
   await warmUp(models);
   takeOnnxCpu(); // the metric counts images, not the warm-up
   const described: ModelDescription[] = [models.detector, models.landmarker, models.recognizer, ...models.attributes]
