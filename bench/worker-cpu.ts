@@ -5,7 +5,8 @@
  * side this leaves out), then what a pool worker runs on it (extractFaces with the server's
  * default query). The thread's CPU
  * (/proc/thread-self/schedstat) minus its CPU inside ONNX Runtime's run (run-cpu.ts) is the
- * figure `npm run bench` calls "worker outside ORT".
+ * figure `npm run bench` calls "worker outside ORT"; the thread's whole CPU (ONNX Runtime's
+ * runs included) is printed beside it.
  *
  *   node dist/bench/worker-cpu.js [640] [--base DIST] [--rounds N]
  *
@@ -73,27 +74,31 @@ const decoded = await Promise.all(sources.map((p) => decodeImage(p.data, 640)));
 const variants: Variant[] = [];
 for (const [name, root] of roots) variants.push(await variant(name, root));
 
-/** One photo as a worker runs it; returns [CPU outside ORT in ms, faces]. */
-async function runOne(v: Variant, d: DecodedImage): Promise<[number, FoundFace[]]> {
+/** One photo as a worker runs it; returns [CPU outside ORT in ms, the thread's whole CPU in ms, faces]. */
+async function runOne(v: Variant, d: DecodedImage): Promise<[number, number, FoundFace[]]> {
   const image = d.image;
   v.takeOnnxCpu();
   const start = v.threadCpuSeconds();
   const { faces } = await v.extractFaces(v.models, image, QUERY);
   const total = v.threadCpuSeconds() - start;
   const onnx = Object.values(v.takeOnnxCpu()).reduce((s, x) => s + x, 0);
-  return [(total - onnx) * 1000, faces];
+  return [(total - onnx) * 1000, total * 1000, faces];
 }
 
 // Warm-up round (not counted), then interleaved rounds.
 const outside = variants.map(() => 0);
+const whole = variants.map(() => 0);
 let faceCount = 0;
 const worst = { box: 0, landmarks: 0, embedding: 0, faces: 0 };
 for (let round = 0; round <= rounds; round++) {
   for (const d of decoded) {
     const results: FoundFace[][] = [];
     for (const [k, v] of variants.entries()) {
-      const [ms, faces] = await runOne(v, d);
-      if (round > 0) outside[k] += ms;
+      const [ms, all, faces] = await runOne(v, d);
+      if (round > 0) {
+        outside[k] += ms;
+        whole[k] += all;
+      }
       results.push(faces);
     }
     if (round > 0) faceCount += results[results.length - 1].length;
@@ -112,7 +117,9 @@ for (let round = 0; round <= rounds; round++) {
 const n = decoded.length * rounds;
 console.log(`${small ? '640-px JPEGs' : 'original files at max_size 640'}, ${decoded.length} photos x ${rounds} rounds, `
   + `${(faceCount / n).toFixed(2)} faces/photo, one thread, interleaved`);
-for (const [k, v] of variants.entries()) console.log(`  ${v.name}: worker CPU outside ORT ${(outside[k] / n).toFixed(2)} ms/photo`);
+for (const [k, v] of variants.entries()) {
+  console.log(`  ${v.name}: worker CPU outside ORT ${(outside[k] / n).toFixed(2)} ms/photo, with ORT's runs ${(whole[k] / n).toFixed(2)}`);
+}
 if (variants.length === 2) {
   console.log(`  outputs, before vs after: photos with another face count ${worst.faces}, max |box diff| ${worst.box}, `
     + `max |landmark diff| ${worst.landmarks}, max |embedding diff| ${worst.embedding}`);

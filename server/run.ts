@@ -4,6 +4,7 @@ import { loadConfig } from './config.js';
 import { startServer, VERSION, type StartOptions } from './app.js';
 import { nameLibuvThreads } from './thread-names.js';
 import { jpegDecoderStatus } from './pipeline/turbojpeg.js';
+import { detectorResizeStatus } from '../models/inference/native-resize.js';
 
 /** Runs facerest in this process until a signal ends it (main.ts; tests pass a worker wrapper). */
 export async function run(options: StartOptions = {}): Promise<void> {
@@ -44,7 +45,7 @@ export async function run(options: StartOptions = {}): Promise<void> {
     const models = await server.ready;
     log.info({
       workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`),
-      jpegDecoder: jpegDecoderStatus(config.jpegDecoder),
+      jpegDecoder: jpegDecoderStatus(config.jpegDecoder), detectorResize: detectorResizeStatus(),
     }, 'ready');
   } catch (err) {
     console.error(`facerest: cannot start: ${(err as Error).message}`);

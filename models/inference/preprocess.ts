@@ -29,6 +29,7 @@ import ort from 'onnxruntime-node';
 import { buildOnnx, DataType, type ModelSpec, type NodeSpec } from './onnx/build.js';
 import { fuseImageInput, PADS_INPUT, PIXELS_INPUT } from './onnx/input-fusion.js';
 import { lazy } from './lazy.js';
+import { nativeResize, type NativeResize } from './native-resize.js';
 import { normalisationNodes } from './onnx/normalise.js';
 import { openSession, type ModelSession } from './onnx/session.js';
 import type { RgbImage } from './types.js';
@@ -178,6 +179,7 @@ export class DetectorInput {
     private readonly detector: ModelSession,
     private readonly fused: ModelSession | undefined,
     private readonly toTensor: ImageToTensor | undefined,
+    private readonly native: NativeResize | undefined,
   ) {}
 
   /** The Resize graphs, opened on first use (YuNet and RetinaFace never resize through them). */
@@ -189,13 +191,16 @@ export class DetectorInput {
   /**
    * Falls back to ImageToTensor where the detector cannot be fused or its file cannot be read
    * again; `mean` per channel (RGB order) and BGR planes only for callers that check isFused
-   * (ImageToTensor has neither).
+   * (ImageToTensor has neither). A fused detector's linear resize runs in C where the addon is
+   * built (`native`; undefined: the Resize graph), the same bytes either way.
    */
-  static async create(detector: ModelSession, mean: number | readonly number[], std: number, order: 'rgb' | 'bgr' = 'rgb'): Promise<DetectorInput> {
+  static async create(
+    detector: ModelSession, mean: number | readonly number[], std: number, order: 'rgb' | 'bgr' = 'rgb', native = nativeResize(),
+  ): Promise<DetectorInput> {
     const fused = await detector.derive((m) => fuseImageInput(m, mean, std, order)).catch(() => undefined);
-    if (fused) return new DetectorInput(detector, fused, undefined);
-    if (typeof mean !== 'number' || order !== 'rgb') return new DetectorInput(detector, undefined, undefined);
-    return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std));
+    if (fused) return new DetectorInput(detector, fused, undefined, native);
+    if (typeof mean !== 'number' || order !== 'rgb') return new DetectorInput(detector, undefined, undefined, undefined);
+    return new DetectorInput(detector, undefined, await ImageToTensor.create(mean, std), undefined);
   }
 
   /** Whether the normalisation runs inside the detector's session. */
@@ -217,14 +222,22 @@ export class DetectorInput {
         ? new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3])
         : new ort.Tensor('uint8', padPixels(image, width, height), [1, height, width, 3]);
     } else {
-      // With the padding in the detector's graph, the Resize graph pads nothing.
+      // With the padding in the detector's graph, the resize pads nothing.
       const [padW, padH] = padsInGraph ? [0, 0] : [width - contentW, height - contentH];
-      const out = await (await this.resizing[resizing]()).run({
-        image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
-        sizes: int64([1, contentH, contentW, 3]),
-        pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),
-      });
-      pixels = out.pixels;
+      // ONNX Runtime reads an unchanged height as NCHW and takes its float path, which the C
+      // resizer does not copy: that rare case stays with the graph.
+      if (resizing === 'linear' && this.native && contentH !== image.height) {
+        const [w, h] = [contentW + padW, contentH + padH];
+        const resized = this.native.resizeLinear(image.data, image.width, image.height, contentW, contentH, w, h);
+        pixels = new ort.Tensor('uint8', new Uint8Array(resized.buffer, resized.byteOffset, resized.byteLength), [1, h, w, 3]);
+      } else {
+        const out = await (await this.resizing[resizing]()).run({
+          image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
+          sizes: int64([1, contentH, contentW, 3]),
+          pads: int64([0, 0, 0, 0, 0, padH, padW, 0]),
+        });
+        pixels = out.pixels;
+      }
     }
     if (!padsInGraph) return this.fused.run({ [PIXELS_INPUT]: pixels });
     const [h, w] = [pixels.dims[1], pixels.dims[2]];

@@ -1,10 +1,10 @@
 /**
- * The plain-JPEG decoder: native/turbojpeg (libjpeg-turbo's TurboJPEG API, built by `npm run
- * build`), for the JPEGs sharp would only decode (decode.ts's plan says which). Where the addon
- * was not built or libturbojpeg.so.0 is missing, or FACEREST_JPEG_DECODER=sharp, every image
- * goes to sharp as before; `jpegDecoderStatus` says which, for the startup log.
+ * The plain-JPEG decoder: native/turbojpeg/decode.c (libjpeg-turbo's TurboJPEG API, built by
+ * `npm run build`), for the JPEGs sharp would only decode (decode.ts's plan says which). Where
+ * the addon was not built or libturbojpeg.so.0 is missing, or FACEREST_JPEG_DECODER=sharp, every
+ * image goes to sharp as before; `jpegDecoderStatus` says which, for the startup log.
  */
-import { createRequire } from 'node:module';
+import { loadAddon } from '../../native/addons.js';
 
 export interface TurboJpeg {
   /** width x height x 3 RGB; throws where libjpeg-turbo fails or warns (damaged or cut data). */
@@ -17,20 +17,13 @@ export type Decoder = 'libjpeg-turbo' | 'sharp';
 /** libjpeg-turbo where it loads; sharp when asked, or where it does not. */
 export const DEFAULT_DECODER: Decoder = 'libjpeg-turbo';
 
-// From dist/server/pipeline/ (and server/pipeline/) to the project root.
-const ADDON = '../../../native/turbojpeg/build/Release/facerest_turbojpeg.node';
+type Addon = Partial<TurboJpeg> & { unavailable?: string };
 
-let loaded: { decoder?: TurboJpeg; reason?: string } | undefined;
-
+/** The decoder, or why there is none: the addon not built, or libturbojpeg.so.0 not there. */
 function load(): { decoder?: TurboJpeg; reason?: string } {
-  if (loaded) return loaded;
-  try {
-    const addon = createRequire(import.meta.url)(ADDON) as Partial<TurboJpeg> & { unavailable?: string };
-    loaded = addon.decodeRgb ? { decoder: addon as TurboJpeg } : { reason: addon.unavailable ?? 'the addon has no decoder' };
-  } catch (err) {
-    loaded = { reason: `native/turbojpeg is not built (${(err as Error).message.split('\n')[0]})` };
-  }
-  return loaded;
+  const { addon, reason } = loadAddon<Addon>('facerest_turbojpeg');
+  if (!addon) return { reason };
+  return addon.decodeRgb ? { decoder: addon as TurboJpeg } : { reason: addon.unavailable ?? 'the addon has no decoder' };
 }
 
 /** The decoder this thread uses for plain JPEGs, or undefined: sharp for every image. */
