@@ -1,8 +1,9 @@
 /**
  * Issue 14, section 2: the production decode (server/pipeline/decode.ts, max_size 640) of every
  * JPEG in `npm run bench`'s photo set against libjpeg-turbo's own decode (`tjbench`, Debian's
- * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses and at the smallest DCT scale
- * that still gives 640 px. sharp: CPU ms of this process, median of 7, one libvips thread;
+ * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses (dctScale in turbojpeg.ts, which
+ * facerest's own plain-JPEG decode uses too) and at the smallest DCT scale that still gives
+ * 640 px. decodeImage: CPU ms of this process, median of 7, one libvips thread;
  * tjbench: CPU ms per decode (below). "main" is the part of
  * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read). Plain
  * JPEGs go to libjpeg-turbo directly as in the server (turbojpeg.ts), unless
@@ -15,9 +16,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeImage } from '../server/pipeline/decode.js';
+import { decodedSize, decodeImage } from '../server/pipeline/decode.js';
 import { isSrgbProfile } from '../server/pipeline/icc.js';
-import { turboJpeg } from '../server/pipeline/turbojpeg.js';
+import { dctScale, turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { loadConfig } from '../server/config.js';
 import { benchPhotos } from './photos.js';
 
@@ -60,15 +61,6 @@ function tjbench(path: string, k: number): number {
   return ((times[0] + times[1]) * 1000) / (fps * BENCH_S);
 }
 
-/** sharp's shrink-on-load factor for an 'inside' resize to MAX (node_modules/sharp/src/pipeline.cc). */
-function sharpShrink(larger: number): number {
-  const shrink = larger / MAX;
-  let k = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
-  // "Lower shrink-on-load for known libjpeg rounding errors".
-  if (k > 1 && Math.trunc(shrink) === k) k /= 2;
-  return k;
-}
-
 const ideal = (larger: number) => [8, 4, 2, 1].find((k) => larger / k >= MAX) ?? 1;
 
 const small = process.argv.includes('640');
@@ -85,7 +77,7 @@ try {
     const file = join(dir, 'photo.jpg');
     writeFileSync(file, p.data);
     const larger = Math.max(meta.width!, meta.height!);
-    const k = larger > MAX ? sharpShrink(larger) : 1;
+    const k = larger > MAX ? dctScale(meta.width!, meta.height!, decodedSize(meta.width!, meta.height!, MAX)) : 1;
     const best = larger > MAX ? ideal(larger) : 1;
     const { cpu: ms, main } = await median(() => decodeImage(p.data, MAX, undefined, { jpeg }));
     const same = tjbench(file, k);
@@ -98,7 +90,7 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log('| photo | size | ICC | sharp scale | decodeImage ms | of which main | tjbench same scale | ratio | best scale | tjbench | ratio |');
+console.log('| photo | size | ICC | DCT scale | decodeImage ms | of which main | tjbench same scale | ratio | best scale | tjbench | ratio |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
 console.log(`${n} JPEGs${small ? ' (640 px)' : ''}, mean ms: decodeImage ${(sumSharp / n).toFixed(2)} (main thread ${(sumMain / n).toFixed(2)}), tjbench at sharp's scale ${(sumTjSame / n).toFixed(2)} `

@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "facerest_turbojpeg",
-      "sources": ["turbojpeg/decode.c"],
+      "sources": ["turbojpeg/decode.c", "turbojpeg/shrink.c"],
       "libraries": ["-ldl", "-lpthread"],
-      "cflags": ["-O2", "-Wall", "-Wextra"]
+      "cflags": ["-O3", "-Wall", "-Wextra"]
     },
     {
       "target_name": "facerest_resize",

@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <node_api.h>
+#include "shrink.h"
 
 typedef void *tjhandle;
 #define TJPF_RGB 0
@@ -69,13 +71,17 @@ static napi_value throw_error(napi_env env, const char *message) {
   return NULL;
 }
 
-/* decodeRgb(jpeg: Uint8Array, width, height): Buffer of width x height x 3 (RGB, top-down).
- * width and height are what the caller read from the header; a file that says otherwise to
- * libjpeg-turbo is refused, so the buffer is never sized by one reading and filled by another. */
+/* decodeRgb(jpeg: Uint8Array, width, height[, outWidth, outHeight, scale]): Buffer of
+ * width x height x 3 (RGB, top-down), or of outWidth x outHeight: decoded at 1/scale (1, 2, 4
+ * or 8; the caller's choice, turbojpeg.ts), then shrunk the rest of the way (shrink.c). width and
+ * height are what the caller read from the header; a file that says otherwise to libjpeg-turbo
+ * is refused, so the buffer is never sized by one reading and filled by another. */
 static napi_value decode_rgb(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return throw_error(env, "decodeRgb(jpeg, width, height)");
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 3 && argc != 6)) {
+    return throw_error(env, "decodeRgb(jpeg, width, height[, outWidth, outHeight, scale])");
+  }
   napi_typedarray_type type;
   size_t length;
   void *data;
@@ -89,6 +95,12 @@ static napi_value decode_rgb(napi_env env, napi_callback_info info) {
       || want_w <= 0 || want_h <= 0 || (size_t)want_w > (size_t)INT_MAX / 3 / (size_t)want_h) {
     return throw_error(env, "decodeRgb: bad width or height");
   }
+  int32_t out_w = want_w, out_h = want_h, k = 1;
+  if (argc == 6 && (napi_get_value_int32(env, argv[3], &out_w) != napi_ok || napi_get_value_int32(env, argv[4], &out_h) != napi_ok
+      || napi_get_value_int32(env, argv[5], &k) != napi_ok || (k != 1 && k != 2 && k != 4 && k != 8) || out_w <= 0 || out_h <= 0
+      || out_w > (want_w + k - 1) / k || out_h > (want_h + k - 1) / k)) {
+    return throw_error(env, "decodeRgb: bad output size or scale");
+  }
   tjhandle handle = NULL;
   napi_get_instance_data(env, &handle);
   if (!handle) {
@@ -101,10 +113,23 @@ static napi_value decode_rgb(napi_env env, napi_callback_info info) {
   if (w != want_w || h != want_h) return throw_error(env, "decodeRgb: the header's size is not the one expected");
   void *out;
   napi_value buffer;
-  if (napi_create_buffer(env, (size_t)w * (size_t)h * 3, &out, &buffer) != napi_ok) return throw_error(env, "decodeRgb: out of memory");
-  if (tj_decompress2(handle, data, length, out, w, w * 3, h, TJPF_RGB, TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
+  if (napi_create_buffer(env, (size_t)out_w * (size_t)out_h * 3, &out, &buffer) != napi_ok) return throw_error(env, "decodeRgb: out of memory");
+  const int flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
+  // TurboJPEG picks the largest scale whose size fits the one given: 1/k exactly.
+  const int sw = (w + k - 1) / k, sh = (h + k - 1) / k;
+  if (sw == out_w && sh == out_h) {
+    if (tj_decompress2(handle, data, length, out, sw, sw * 3, sh, TJPF_RGB, flags) != 0) return throw_error(env, tj_get_error_str2(handle));
+    return buffer;
+  }
+  unsigned char *scaled = malloc((size_t)sw * (size_t)sh * 3);
+  if (!scaled) return throw_error(env, "decodeRgb: out of memory");
+  if (tj_decompress2(handle, data, length, scaled, sw, sw * 3, sh, TJPF_RGB, flags) != 0) {
+    free(scaled);
     return throw_error(env, tj_get_error_str2(handle));
   }
+  const int shrunk = shrink_rgb(scaled, sw, sh, (double)w / k, (double)h / k, out, out_w, out_h);
+  free(scaled);
+  if (shrunk != 0) return throw_error(env, "decodeRgb: out of memory");
   return buffer;
 }
 

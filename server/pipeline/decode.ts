@@ -13,7 +13,7 @@ import { checkReadFormat, refuseUnknownFormat, type ImageFormat } from './image-
 import { isSrgbProfile, matrixProfile } from './icc.js';
 import { readJpegHeader } from './jpeg-header.js';
 import { applySrgb, srgbConversion, type SrgbConversion } from './to-srgb.js';
-import type { Decoder, TurboJpeg } from './turbojpeg.js';
+import { dctScale, type Decoder, type TurboJpeg } from './turbojpeg.js';
 
 /** An image that cannot be processed: its code and message are the image's error in the answer. */
 export class ImageError extends Error {
@@ -68,11 +68,18 @@ function describeSharpError(err: Error): ImageError {
 const CONVERT_MAX_PIXELS = 1_000_000;
 
 /**
- * The largest plain JPEG libjpeg-turbo decodes on the worker's own thread: about 13 ms (3.2 ms
- * a megapixel measured on the 640-px set); larger ones (max_size 0) stay with sharp on libuv's
- * threads, where they do not hold up the worker's other image.
+ * The most pixels libjpeg-turbo decodes on the worker's own thread for one plain JPEG (at its DCT
+ * scale): about 13 ms (3.2 ms a megapixel measured on the 640-px set); larger ones (max_size 0 on
+ * a large photo) stay with sharp on libuv's threads, where they do not hold up the worker's
+ * other image.
  */
 const PLAIN_MAX_PIXELS = 4_000_000;
+
+/** The pixels libjpeg-turbo decodes for a plain JPEG of width x height shrunk to target. */
+function plainDecodePixels(width: number, height: number, target: { width: number; height: number }): number {
+  const k = dctScale(width, height, target);
+  return Math.ceil(width / k) * Math.ceil(height / k);
+}
 
 /** 100 megapixels: above the largest phone photos (about 50), far below what exhausts memory. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -151,9 +158,10 @@ export interface DecodePlan {
   /** A matrix profile's conversion to sRGB, applied after the resize (to-srgb.ts). */
   convert?: SrgbConversion;
   /**
-   * A JPEG sharp would only decode: 3 components, 8 bits, no EXIF rotation, kept at its size (at
-   * most PLAIN_MAX_PIXELS), no profile for lcms (none, an sRGB one, or one left to `convert`).
-   * libjpeg-turbo may decode it.
+   * A JPEG libjpeg-turbo may decode (turbojpeg.ts): 3 components, 8 bits, no EXIF rotation, not
+   * an aligned face, no profile for lcms (none, an sRGB one, or one left to `convert`), at most
+   * PLAIN_MAX_PIXELS decoded. Kept at its size, its pixels are sharp's to the bit; shrunk to
+   * max_size, libjpeg-turbo's DCT scaling and a triangle filter stand in for sharp's.
    */
   plainJpeg: boolean;
 }
@@ -198,8 +206,8 @@ export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = 
     return {
       width, height, target, maxSize, maxPixels, aligned, ignoreIcc,
       convert: profile && srgbConversion(profile),
-      plainJpeg: meta.markersRead && meta.rgbJpeg && (meta.orientation ?? 1) === 1 && !aligned && area <= PLAIN_MAX_PIXELS
-        && target.width === width && target.height === height && (meta.icc === undefined || ignoreIcc),
+      plainJpeg: meta.markersRead && meta.rgbJpeg && (meta.orientation ?? 1) === 1 && !aligned
+        && plainDecodePixels(width, height, target) <= PLAIN_MAX_PIXELS && (meta.icc === undefined || ignoreIcc),
     };
   } catch (err) {
     throw imageError(err);
@@ -220,8 +228,9 @@ export async function decodePlanned(data: Uint8Array, plan: DecodePlan, jpeg?: T
 /** A plain JPEG by libjpeg-turbo, or undefined where it stops: sharp then decides. */
 function decodePlain(data: Uint8Array, plan: DecodePlan, jpeg: TurboJpeg): RgbImage | undefined {
   try {
-    const pixels = jpeg.decodeRgb(data, plan.width, plan.height);
-    return { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: plan.width, height: plan.height };
+    const { width, height } = plan.target;
+    const pixels = jpeg.decodeRgb(data, plan.width, plan.height, width, height, dctScale(plan.width, plan.height, plan.target));
+    return { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
   } catch {
     // A damaged file (libjpeg-turbo stops at a warning, as sharp's failOn: 'warning' does) or
     // one it will not read: every refusal keeps sharp's words, and a file only sharp reads is
