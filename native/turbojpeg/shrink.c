@@ -78,8 +78,10 @@ int shrink_rgb(const uint8_t *src, int32_t sw, int32_t sh, double extent_w, doub
   }
   for (int32_t y = 0; y < dh; y++) {
     const taps *ty = &ys[y];
-    for (size_t x = 0; x < row; x++) line[x] = 0;
-    for (int32_t k = 0; k < ty->count; k++) {
+    const uint8_t *s0 = src + (size_t)ty->first * row;
+    const float w0 = ty->weights[0];
+    for (size_t x = 0; x < row; x++) line[x] = w0 * (float)s0[x];
+    for (int32_t k = 1; k < ty->count; k++) {
       const float w = ty->weights[k];
       const uint8_t *s = src + (size_t)(ty->first + k) * row;
       for (size_t x = 0; x < row; x++) line[x] += w * (float)s[x];
@@ -95,9 +97,10 @@ int shrink_rgb(const uint8_t *src, int32_t sw, int32_t sh, double extent_w, doub
         g += w * l[1];
         b += w * l[2];
       }
-      d[x * 3] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r + 0.5f);
-      d[x * 3 + 1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g + 0.5f);
-      d[x * 3 + 2] = (uint8_t)(b < 0 ? 0 : b > 255 ? 255 : b + 0.5f);
+      // The weights are positive and sum to 1: only rounding can pass 255.
+      d[x * 3] = (uint8_t)fminf(r + 0.5f, 255.0f);
+      d[x * 3 + 1] = (uint8_t)fminf(g + 0.5f, 255.0f);
+      d[x * 3 + 2] = (uint8_t)fminf(b + 0.5f, 255.0f);
     }
   }
   free(xs); free(xw); free(ys); free(yw); free(line);
