@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#include "../napi-util.h"
 
 /* One output index's two source indices and their weights (d1 toward i2, d2 toward i1, in 1/1024). */
 typedef struct {
@@ -47,11 +48,6 @@ static void setup_axis(tap *t, int32_t in, int32_t out) {
   }
 }
 
-static napi_value throw_error(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
 static int get_int(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok && *out > 0;
 }
@@ -65,14 +61,9 @@ static napi_value resize_linear(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) {
     return throw_error(env, "resizeLinear(rgb, width, height, contentW, contentH, outW, outH)");
   }
-  napi_typedarray_type type;
   size_t length;
-  void *data;
-  bool is_typed = false;
-  napi_is_typedarray(env, argv[0], &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    return throw_error(env, "resizeLinear: the pixels must be a Uint8Array");
-  }
+  void *data = uint8_array(env, argv[0], &length);
+  if (!data) return throw_error(env, "resizeLinear: the pixels must be a Uint8Array");
   int32_t sw, sh, cw, ch, ow, oh;
   if (!get_int(env, argv[1], &sw) || !get_int(env, argv[2], &sh) || !get_int(env, argv[3], &cw) || !get_int(env, argv[4], &ch)
       || !get_int(env, argv[5], &ow) || !get_int(env, argv[6], &oh) || cw > ow || ch > oh

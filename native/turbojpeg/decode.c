@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <node_api.h>
+#include "../napi-util.h"
 #include "shrink.h"
 
 typedef void *tjhandle;
@@ -68,11 +69,6 @@ static void destroy_handle(napi_env env, void *handle, void *hint) {
   if (handle) tj_destroy(handle);
 }
 
-static napi_value throw_error(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
 /* decodeRgb(jpeg: Uint8Array, width, height[, outWidth, outHeight, scale]): Buffer of
  * width x height x 3 (RGB, top-down), or of outWidth x outHeight: decoded at 1/scale (1, 2, 4
  * or 8; the caller's choice, turbojpeg.ts), then shrunk the rest of the way (shrink.c). width and
@@ -84,14 +80,9 @@ static napi_value decode_rgb(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 3 && argc != 6)) {
     return throw_error(env, "decodeRgb(jpeg, width, height[, outWidth, outHeight, scale])");
   }
-  napi_typedarray_type type;
   size_t length;
-  void *data;
-  bool is_typed = false;
-  napi_is_typedarray(env, argv[0], &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    return throw_error(env, "decodeRgb: the JPEG must be a Uint8Array");
-  }
+  void *data = uint8_array(env, argv[0], &length);
+  if (!data) return throw_error(env, "decodeRgb: the JPEG must be a Uint8Array");
   int32_t want_w, want_h;
   if (napi_get_value_int32(env, argv[1], &want_w) != napi_ok || napi_get_value_int32(env, argv[2], &want_h) != napi_ok
       || want_w <= 0 || want_h <= 0 || (size_t)want_w > (size_t)INT_MAX / 3 / (size_t)want_h) {
