@@ -2,8 +2,9 @@
  * Image decoding with sharp (libvips, off the event loop on libuv's thread pool): any format
  * sharp reads, EXIF orientation applied, every colour model (grayscale, CMYK, alpha, 16-bit)
  * brought to 8-bit sRGB, and the `max_size` cap applied while decoding (JPEG shrink-on-load).
- * A plain JPEG, which sharp would only decode, goes to libjpeg-turbo directly where it loads
- * (turbojpeg.ts): the same pixels at a third of the CPU for a 640-px photo.
+ * A plain JPEG goes to libjpeg-turbo directly where it loads (turbojpeg.ts): within max_size
+ * the same pixels at a third of the CPU for a 640-px photo; shrunk to it, sharp's DCT scale and
+ * a triangle filter, 12 against 16 ms for the shared original photos.
  */
 import sharp from 'sharp';
 import { ImageErrorCode } from '../../gen/facerest/v1/face_service_pb.js';

@@ -1,6 +1,6 @@
 /**
  * The plain-JPEG decoder: native/turbojpeg/decode.c (libjpeg-turbo's TurboJPEG API, built by
- * `npm run build`), for the JPEGs sharp would only decode (decode.ts's plan says which). Where
+ * `npm run build`), for plain JPEGs (decode.ts's plan says which), shrunk or not. Where
  * the addon was not built or libturbojpeg.so.0 is missing, or FACEREST_JPEG_DECODER=sharp, every
  * image goes to sharp as before; `jpegDecoderStatus` says which, for the startup log.
  */
@@ -23,7 +23,8 @@ export type DctScale = 1 | 2 | 4 | 8;
  * 1.125x after it (2x to 3x decodes whole, 4x to 5x at 1/2). Against a lanczos3 resize from the
  * full decode, on the shared photos this path is 1.13 levels off on average at max_size 640 and
  * 1.39 at 320 (sharp's own path: 1.24 and 1.53); the largest scale that still covers the target
- * gave 1.21 and 1.53 for 0.5 to 0.75 ms less a photo (test/jpeg-decoder.test.ts).
+ * gave 1.21 and 1.53 for 0.5 to 0.75 ms less a photo (bench/throughput-history.md, round
+ * seven; test/jpeg-decoder.test.ts keeps the comparison with sharp's path).
  */
 export function dctScale(width: number, height: number, target: { width: number; height: number }): DctScale {
   const shrink = Math.min(width / target.width, height / target.height);
