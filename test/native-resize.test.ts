@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { benchPhotos } from '../bench/photos.js';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
 import { detectorResizeStatus, nativeResize } from '../models/inference/native-resize.js';
+import { loadAddon, type AddonName } from '../native/addons.js';
 import { openModelFile, openSession } from '../models/inference/onnx/session.js';
 import { DetectorInput, resizePixelsGraph } from '../models/inference/preprocess.js';
 import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
@@ -111,3 +112,14 @@ describe('the detector input\'s resize in C', suite, () => {
     });
   });
 });
+
+describe('an addon that was not built', () => {
+  it('loads as a reason, not an error, so the caller keeps its portable path and can say why', () => {
+    const missing = loadAddon<unknown>('facerest_never_built' as AddonName);
+    assert.equal(missing.addon, undefined);
+    assert.match(missing.reason!, /^native\/facerest_never_built\.node is not built \(Cannot find module/);
+    // Asked again on the same thread: the same answer, from the cache.
+    assert.equal(loadAddon<unknown>('facerest_never_built' as AddonName), missing);
+  });
+});
+
