@@ -111,10 +111,12 @@ describe('the plain-JPEG decoder (libjpeg-turbo)', suite, () => {
     const small = await sharp(photo).resize(400).jpeg().toBuffer();
     const large = await sharp(photo).resize(2400, 1800, { fit: 'fill' }).jpeg().toBuffer();
     const cases: [string, Buffer, number][] = [
-      // Decoded on the worker's own thread only up to 4 megapixels (PLAIN_MAX_PIXELS), and a
-      // shrunk one at a DCT scale of up to four times the target's pixels.
+      // Decoded on the worker's own thread only up to 4 megapixels at its DCT scale
+      // (PLAIN_MAX_PIXELS), and read only up to 24 (PLAIN_MAX_SOURCE_PIXELS).
       ['over 4 megapixels at max_size 0', large, 0],
       ['over 4 megapixels at the DCT scale for max_size 2000', large, 2000],
+      // More than 24 megapixels read (PLAIN_MAX_SOURCE_PIXELS), though only 1.6 decoded at 1/4.
+      ['over 24 megapixels in the file at max_size 640', await sharp({ create: { width: 6000, height: 4100, channels: 3, background: '#808080' } }).jpeg().toBuffer(), MAX],
       ['EXIF orientation 6', await sharp(small).withMetadata({ orientation: 6 }).jpeg().toBuffer(), MAX],
       ['grey', await sharp(small).toColourspace('b-w').jpeg().toBuffer(), MAX],
       ['CMYK', await sharp(small).toColourspace('cmyk').jpeg().toBuffer(), MAX],

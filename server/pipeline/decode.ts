@@ -76,10 +76,19 @@ const CONVERT_MAX_PIXELS = 1_000_000;
  */
 const PLAIN_MAX_PIXELS = 4_000_000;
 
-/** The pixels libjpeg-turbo decodes for a plain JPEG of width x height shrunk to target. */
-function plainDecodePixels(width: number, height: number, target: { width: number; height: number }): number {
+/**
+ * The largest plain JPEG, in its own pixels, decoded on the worker's own thread at any DCT
+ * scale: the entropy decoding reads every coefficient whatever the scale (a 12-megapixel photo at
+ * 1/4: 18 ms in tjbench, about 1.5 ms a megapixel), so a huge file would hold the worker for
+ * longer than a photo's whole budget; above 24 megapixels (about 36 ms) sharp decodes it on
+ * libuv's threads.
+ */
+const PLAIN_MAX_SOURCE_PIXELS = 24_000_000;
+
+/** Whether libjpeg-turbo decodes a plain JPEG of width x height shrunk to target on the worker's thread. */
+function plainFits(width: number, height: number, target: { width: number; height: number }): boolean {
   const k = dctScale(width, height, target);
-  return Math.ceil(width / k) * Math.ceil(height / k);
+  return width * height <= PLAIN_MAX_SOURCE_PIXELS && Math.ceil(width / k) * Math.ceil(height / k) <= PLAIN_MAX_PIXELS;
 }
 
 /** 100 megapixels: above the largest phone photos (about 50), far below what exhausts memory. */
@@ -161,7 +170,7 @@ export interface DecodePlan {
   /**
    * A JPEG libjpeg-turbo may decode (turbojpeg.ts): 3 components, 8 bits, no EXIF rotation, not
    * an aligned face, no profile for lcms (none, an sRGB one, or one left to `convert`), at most
-   * PLAIN_MAX_PIXELS decoded. Kept at its size, its pixels are sharp's to the bit; shrunk to
+   * PLAIN_MAX_PIXELS decoded and PLAIN_MAX_SOURCE_PIXELS read. Kept at its size, its pixels are sharp's to the bit; shrunk to
    * max_size, libjpeg-turbo's DCT scaling and a triangle filter stand in for sharp's.
    */
   plainJpeg: boolean;
@@ -208,7 +217,7 @@ export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = 
       width, height, target, maxSize, maxPixels, aligned, ignoreIcc,
       convert: profile && srgbConversion(profile),
       plainJpeg: meta.markersRead && meta.rgbJpeg && (meta.orientation ?? 1) === 1 && !aligned
-        && plainDecodePixels(width, height, target) <= PLAIN_MAX_PIXELS && (meta.icc === undefined || ignoreIcc),
+        && plainFits(width, height, target) && (meta.icc === undefined || ignoreIcc),
     };
   } catch (err) {
     throw imageError(err);
