@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage, decodePlanned, planDecode } from '../server/pipeline/decode.js';
 import { isSrgbProfile, matrixProfile } from '../server/pipeline/icc.js';
-import { toSrgbMatrix } from '../server/pipeline/to-srgb.js';
+import { applySrgb, srgbConversion, toSrgbMatrix } from '../server/pipeline/to-srgb.js';
 import { readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
@@ -111,6 +111,19 @@ describe('embedded ICC profiles', () => {
     (await matrix(await tagged('p3'))).forEach((v, i) => assert.ok(Math.abs(v - p3[i]) < 0.003, `P3 [${i}] ${v}`));
     // An sRGB profile's matrix is the identity.
     (await matrix(HP_SRGB)).forEach((v, i) => assert.ok(Math.abs(v - (i % 4 === 0 ? 1 : 0)) < 0.003, `sRGB [${i}] ${v}`));
+  });
+
+  it('converts in tables that clip colours outside sRGB, and leaves a profile that reaches past them to lcms', async () => {
+    const p3 = matrixProfile(await profileOf(await tagged('p3')))!;
+    const conversion = srgbConversion(p3)!;
+    // Pure P3 red is outside sRGB: red clips at 255, green and blue at 0; P3's white is sRGB's.
+    const pixels = Uint8Array.from([255, 0, 0, 255, 255, 255, 0, 0, 0]);
+    applySrgb(pixels, conversion);
+    assert.deepEqual([...pixels], [255, 0, 0, 255, 255, 255, 0, 0, 0]);
+    // Primaries four times as bright as sRGB's: a row of the matrix reaches 4, past the table's
+    // reach of 3 (to-srgb.ts's ABOVE).
+    const bright = { ...p3, primaries: matrixProfile(await profileOf(HP_SRGB))!.primaries.map((xyz) => xyz.map((v) => 4 * v) as [number, number, number]) };
+    assert.equal(srgbConversion(bright), undefined);
   });
 
   describe('faces', () => {

@@ -61,8 +61,8 @@ function describeSharpError(err: Error): ImageError {
 }
 
 /**
- * The largest decoded image whose colours to-srgb.ts converts in JavaScript: about 3 ms (2.5 to
- * 3 ms measured for 640x480), on the thread that decodes (in the server, an inference worker).
+ * The largest decoded image whose colours to-srgb.ts converts in JavaScript: about 6 ms (1.7 ms
+ * measured for 640x480), on the thread that decodes (in the server, an inference worker).
  * Larger ones (max_size 0, the second decode of small faces) stay with lcms on libuv's
  * threads rather than hold a thread for tens of milliseconds.
  */
@@ -212,10 +212,10 @@ export async function planDecode(data: Uint8Array, maxSize: number, maxPixels = 
     const small = target.width * target.height <= CONVERT_MAX_PIXELS;
     const profile = !srgb && small && meta.icc !== undefined && meta.rgbJpeg
       ? matrixProfile(meta.icc) : undefined;
-    const ignoreIcc = srgb || profile !== undefined;
+    const convert = profile && srgbConversion(profile);
+    const ignoreIcc = srgb || convert !== undefined;
     return {
-      width, height, target, maxSize, maxPixels, aligned, ignoreIcc,
-      convert: profile && srgbConversion(profile),
+      width, height, target, maxSize, maxPixels, aligned, ignoreIcc, convert,
       plainJpeg: meta.markersRead && meta.rgbJpeg && (meta.orientation ?? 1) === 1 && !aligned
         && plainFits(width, height, target) && (meta.icc === undefined || ignoreIcc),
     };
