@@ -4,14 +4,13 @@
  * libjpeg-turbo-progs) at the scale sharp's shrink-on-load uses (dctScale in turbojpeg.ts, which
  * facerest's own plain-JPEG decode uses too) and at the smallest DCT scale that still gives
  * 640 px. decodeImage: CPU ms of this process, median of 7, one libvips thread;
- * tjbench: CPU ms per decode (below). "main" is the part of
+ * tjbench: CPU ms per decode (bench/tjbench.ts). "main" is the part of
  * decodeImage's CPU spent on the main thread (sharp's JavaScript side, the header read). Plain
  * JPEGs go to libjpeg-turbo directly as in the server (turbojpeg.ts), unless
  * FACEREST_JPEG_DECODER=sharp.
  *   node dist/bench/decode-set.js [640]   (640: the photos re-encoded as JPEGs of at most 640 px,
  *   as `npm run bench -- --photos 640`)
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { isSrgbProfile } from '../server/pipeline/icc.js';
 import { dctScale, turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { loadConfig } from '../server/config.js';
 import { benchPhotos } from './photos.js';
+import { tjbenchMs } from './tjbench.js';
 
 const MAX = 640;
 const jpeg = turboJpeg(loadConfig().jpegDecoder);
@@ -47,20 +47,6 @@ async function median(fn: () => Promise<unknown>): Promise<{ cpu: number; main: 
   return { cpu: t.sort((a, b) => a - b)[3], main: m.sort((a, b) => a - b)[3] };
 }
 
-/**
- * libjpeg-turbo's CPU ms per decode at 1/k: tjbench's CPU time (bash's `times` for its child)
- * over the frames it decoded (its frame rate x its bench time). Its own figure is wall-clock,
- * which on a shared machine counts the time it waited for a core (under load, 0.97 ms a frame
- * against 0.46 ms of CPU for a 600x417 JPEG).
- */
-const BENCH_S = 0.5;
-function tjbench(path: string, k: number): number {
-  const out = execFileSync('bash', ['-c', `tjbench "$0" -scale 1/${k} -benchtime ${BENCH_S} -warmup 0 -nowrite; times`, path], { encoding: 'utf8' });
-  const fps = Number(/Decompress\s+--> Frame rate:\s+([\d.]+)/.exec(out)?.[1]);
-  const times = [...out.trim().split('\n').pop()!.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-  return ((times[0] + times[1]) * 1000) / (fps * BENCH_S);
-}
-
 const ideal = (larger: number) => [8, 4, 2, 1].find((k) => larger / k >= MAX) ?? 1;
 
 const small = process.argv.includes('640');
@@ -80,8 +66,8 @@ try {
     const k = larger > MAX ? dctScale(meta.width!, meta.height!, decodedSize(meta.width!, meta.height!, MAX)) : 1;
     const best = larger > MAX ? ideal(larger) : 1;
     const { cpu: ms, main } = await median(() => decodeImage(p.data, MAX, undefined, { jpeg }));
-    const same = tjbench(file, k);
-    const bestMs = best === k ? same : tjbench(file, best);
+    const same = tjbenchMs(file, k);
+    const bestMs = best === k ? same : tjbenchMs(file, best);
     const icc = meta.icc ? (isSrgbProfile(meta.icc) ? 'sRGB' : 'other') : 'none';
     rows.push(`| ${p.name.split('/').pop()} | ${meta.width}x${meta.height} ${meta.chromaSubsampling}${meta.isProgressive ? ' prog' : ''} | ${icc} `
       + `| 1/${k} | ${ms.toFixed(1)} | ${main.toFixed(2)} | ${same.toFixed(1)} | ${(ms / same).toFixed(2)} | 1/${best} | ${bestMs.toFixed(1)} | ${(ms / bestMs).toFixed(2)} |`);

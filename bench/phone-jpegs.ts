@@ -1,0 +1,67 @@
+/**
+ * Issue 14's decode target on phone-size JPEGs: the production decode (server/pipeline/decode.ts,
+ * max_size 640: header, plan, decode, shrink, colour conversion) against libjpeg-turbo's own
+ * decode at the same DCT scale (bench/tjbench.ts), and sharp's path for comparison. The photos
+ * are a shared portrait (deepface/img3.jpg) re-encoded at a phone's 12 and 3 megapixels, without
+ * a profile, with an sRGB one and with Display P3 (an iPhone's). CPU ms of this process, the
+ * median of 15 after 20 decodes to warm up (a server's decode runs compiled).
+ *   node dist/bench/phone-jpegs.js
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodedSize, decodeImage } from '../server/pipeline/decode.js';
+import { dctScale, turboJpeg } from '../server/pipeline/turbojpeg.js';
+import { loadConfig } from '../server/config.js';
+import { readFace } from '../test/helpers/data.js';
+import { tjbenchMs } from './tjbench.js';
+
+const MAX = 640;
+const jpeg = turboJpeg(loadConfig().jpegDecoder);
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function medianMs(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const c = cpuMs();
+    await fn();
+    t.push(cpuMs() - c);
+  }
+  return t.sort((a, b) => a - b)[7];
+}
+
+const portrait = readFace('deepface/img3.jpg');
+const phone = (width: number, height: number, profile?: string) => {
+  const resized = sharp(portrait).resize(width, height, { fit: 'fill' });
+  return (profile ? resized.withIccProfile(profile) : resized).jpeg({ quality: 90 }).toBuffer();
+};
+const cases: [string, Buffer][] = [
+  ['12 MP, no profile', await phone(4032, 3024)],
+  ['12 MP, sRGB profile', await phone(4032, 3024, 'srgb')],
+  ['12 MP, Display P3', await phone(4032, 3024, 'p3')],
+  ['3 MP, no profile', await phone(2016, 1512)],
+  ['3 MP, Display P3', await phone(2016, 1512, 'p3')],
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'phone-jpegs-'));
+try {
+  console.log('| photo | DCT scale | facerest ms | sharp ms | tjbench ms | facerest / tjbench | sharp / tjbench |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, data] of cases) {
+    const { width, height } = await sharp(data).metadata();
+    const k = dctScale(width!, height!, decodedSize(width!, height!, MAX));
+    const ours = await medianMs(() => decodeImage(data, MAX, undefined, { jpeg }));
+    const viaSharp = await medianMs(() => decodeImage(data, MAX));
+    const file = join(dir, 'phone.jpg');
+    writeFileSync(file, data);
+    const tj = tjbenchMs(file, k);
+    console.log(`| ${name} | 1/${k} | ${ours.toFixed(1)} | ${viaSharp.toFixed(1)} | ${tj.toFixed(1)} | **${(ours / tj).toFixed(2)}** | ${(viaSharp / tj).toFixed(2)} |`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
