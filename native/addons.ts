@@ -1,7 +1,7 @@
 /**
  * Loads facerest's own C addons (native/binding.gyp, built by `npm run build:native`). Each is
- * optional: where it was not built (no compiler), the caller keeps its portable path and says
- * why in the startup log.
+ * optional: where it was not built (no compiler), or is turned off, the caller keeps its
+ * portable path and says why in the startup log.
  */
 import { createRequire } from 'node:module';
 
@@ -10,12 +10,20 @@ export type Loaded<T> = { addon: T; reason?: undefined } | { addon?: undefined; 
 
 export type AddonName = 'facerest_turbojpeg' | 'facerest_resize';
 
+/**
+ * FACEREST_NATIVE=off runs without the addons, as where they were not built: a way out should
+ * one misbehave on some machine. Read here because every thread loads its own addons (a worker
+ * has the process's environment); config.ts checks the value at startup.
+ */
+export const NATIVE_SWITCH = 'FACEREST_NATIVE';
+
 const require = createRequire(import.meta.url);
 const cache = new Map<AddonName, Loaded<unknown>>();
 
 /** Once per thread (each worker thread loads its own copy). */
 export function loadAddon<T>(name: AddonName): Loaded<T> {
   let loaded = cache.get(name);
+  if (!loaded && process.env[NATIVE_SWITCH] === 'off') loaded = { reason: `turned off (${NATIVE_SWITCH}=off)` };
   if (!loaded) {
     try {
       // From dist/native/ to native/build/.

@@ -9,6 +9,7 @@ import { DEFAULT_WORKER_OLD_SPACE_MB } from './pool/worker-pool.js';
 import { DEFAULT_MAX_PIXELS } from './pipeline/decode.js';
 import { DEFAULT_DECODER, type Decoder } from './pipeline/turbojpeg.js';
 import type { ModelOverrides } from '../models/packs/select.js';
+import { NATIVE_SWITCH } from '../native/addons.js';
 
 /** What one request may ask of the server; beyond these it gets a clear refusal. */
 export interface Limits {
@@ -76,6 +77,8 @@ export interface Config extends ModelOverrides {
   graphRewrite: boolean;
   /** Who decodes plain JPEGs (FACEREST_JPEG_DECODER): libjpeg-turbo where it loads, else sharp. */
   jpegDecoder: Decoder;
+  /** facerest's C addons where built (FACEREST_NATIVE=off: none; native/addons.ts reads it in every thread). */
+  native: boolean;
   corsOrigins: AllowedOrigins;
   limits: Limits;
   /** Images admitted and not yet answered, server-wide; unary requests beyond it get 429. */
@@ -208,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     genderPath: path(env, 'FACEREST_GENDER'),
     graphRewrite: onOff(env, 'FACEREST_GRAPH_REWRITE', true),
     jpegDecoder: jpegDecoder(env),
+    native: onOff(env, NATIVE_SWITCH, true),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     limits: {
       maxBodyBytes: integer(env, 'FACEREST_MAX_BODY_BYTES', 64 << 20, 1024, 2 ** 31),
