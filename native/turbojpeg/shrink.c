@@ -9,8 +9,8 @@
  * pass then runs on the fewer output rows, a pixel's three channels in one vector. Every sum is
  * taken in the same order as one float at a time, so the bytes do not depend on the vector width
  * (checked on 119 decodes of the shared photos at 640 and 320, SSE2 and AVX2 builds against the
- * scalar one). On the shared originals at max_size 640 the shrink took 1.77 ms a
- * photo written one channel at a time, 1.24 with SSE2 vectors and 0.77 with AVX2 (round eight,
+ * scalar one). On the shared originals at max_size 640 the shrink took 1.77 ms a photo
+ * written one channel at a time, 1.24 with SSE2 vectors and 0.78 with AVX2 (round eight,
  * bench/throughput-history.md).
  */
 #include <math.h>
