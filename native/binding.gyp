@@ -10,6 +10,11 @@
       "target_name": "facerest_resize",
       "sources": ["resize/linear.c"],
       "cflags": ["-O3", "-Wall", "-Wextra", "-ffp-contract=off"]
+    },
+    {
+      "target_name": "facerest_colour",
+      "sources": ["colour/to-srgb.c"],
+      "cflags": ["-O3", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -1,4 +1,4 @@
-/* What both addons need of N-API: throwing an error, and reading a Uint8Array argument. */
+/* What the addons need of N-API: throwing an error, reading a typed array argument, exporting a function. */
 #ifndef FACEREST_NAPI_UTIL_H
 #define FACEREST_NAPI_UTIL_H
 #include <stdbool.h>
@@ -10,14 +10,27 @@ static inline napi_value throw_error(napi_env env, const char *message) {
   return NULL;
 }
 
-/* The bytes of `value` if it is a Uint8Array (NULL otherwise: the caller throws). */
-static inline void *uint8_array(napi_env env, napi_value value, size_t *length) {
+/* Sets exports[name] to a function calling `callback`; returns `exports`. */
+static inline napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+  return exports;
+}
+
+/* The elements of `value` if it is a typed array of `type` (NULL otherwise: the caller throws). */
+static inline void *typed_array(napi_env env, napi_value value, napi_typedarray_type type, size_t *length) {
   bool is_typed = false;
-  napi_typedarray_type type;
+  napi_typedarray_type actual;
   void *data;
   napi_is_typedarray(env, value, &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, value, &type, length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) return NULL;
+  if (!is_typed || napi_get_typedarray_info(env, value, &actual, length, &data, NULL, NULL) != napi_ok || actual != type) return NULL;
   return data;
+}
+
+/* The bytes of `value` if it is a Uint8Array (NULL otherwise: the caller throws). */
+static inline void *uint8_array(napi_env env, napi_value value, size_t *length) {
+  return typed_array(env, value, napi_uint8_array, length);
 }
 
 #endif

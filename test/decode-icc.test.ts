@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage, decodePlanned, planDecode } from '../server/pipeline/decode.js';
 import { isSrgbProfile, matrixProfile } from '../server/pipeline/icc.js';
-import { applySrgb, srgbConversion, toSrgbMatrix } from '../server/pipeline/to-srgb.js';
+import { applySrgb, colourConversionStatus, nativeColour, srgbConversion, toSrgbMatrix } from '../server/pipeline/to-srgb.js';
+import { underCi } from './helpers/ci.js';
 import { readFace } from './helpers/data.js';
 import { serverWithClient } from './helpers/server.js';
 
@@ -125,6 +126,31 @@ describe('embedded ICC profiles', () => {
     const bright = { ...p3, primaries: matrixProfile(await profileOf(HP_SRGB))!.primaries.map((xyz) => xyz.map((v) => 4 * v) as [number, number, number]) };
     assert.equal(srgbConversion(bright), undefined);
   });
+
+  it('converts in C to the JavaScript loop\'s bytes, and refuses tables that would read outside it',
+    nativeColour() || underCi() ? {} : { skip: `${colourConversionStatus()} (under CI=true this test fails)` }, async () => {
+      const native = nativeColour();
+      assert.ok(native, colourConversionStatus());
+      // Every level on every channel, and 300,000 random pixels (seeded), from two real profiles.
+      let seed = 7;
+      const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+      const pixels = Uint8Array.from({ length: 3 * 256 + 900_000 }, (_, i) => (i < 768 ? i % 256 : random()));
+      for (const jpeg of [await tagged('p3'), ADOBE_RGB]) {
+        const conversion = srgbConversion(matrixProfile(await profileOf(jpeg))!)!;
+        const [inC, inJs] = [pixels.slice(), pixels.slice()];
+        applySrgb(inC, conversion, native);
+        applySrgb(inJs, conversion, undefined);
+        assert.equal(maxDiff(inC, inJs), 0);
+        assert.ok(maxDiff(inC, pixels) > 0, 'the colours changed');
+      }
+      const products = srgbConversion(matrixProfile(await profileOf(ADOBE_RGB))!)!.products;
+      const reaching = products.slice();
+      reaching[255] += 10_000_000;
+      assert.throws(() => native!.toSrgb(pixels.slice(), reaching, new Uint8Array(81916)), /reach past the encoding table/);
+      assert.throws(() => native!.toSrgb(pixels.slice(), products, new Uint8Array(100)), /reach past the encoding table/);
+      assert.throws(() => native!.toSrgb(pixels.slice(), products.subarray(1), new Uint8Array(81916)), /must be 9 x 256/);
+      assert.throws(() => native!.toSrgb(pixels.slice(), new Uint8Array(2304) as unknown as Int32Array, new Uint8Array(81916)), /must be Uint8Arrays/);
+    });
 
   describe('faces', () => {
     const fx = serverWithClient();

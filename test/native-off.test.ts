@@ -26,7 +26,9 @@ describe('FACEREST_NATIVE=off', () => {
     const ready = off.server.logs().find((l) => l.msg === 'ready')!;
     assert.match(String(ready.jpegDecoder), /^sharp: turned off \(FACEREST_NATIVE=off\)/);
     assert.match(String(ready.detectorResize), /^onnxruntime: turned off \(FACEREST_NATIVE=off\)/);
+    assert.match(String(ready.colourConversion), /^javascript: turned off \(FACEREST_NATIVE=off\)/);
     assert.equal(on.server.logs().find((l) => l.msg === 'ready')!.detectorResize, 'native');
+    assert.equal(on.server.logs().find((l) => l.msg === 'ready')!.colourConversion, 'native');
 
     const [portable, native] = [await extract(off.client), await extract(on.client)];
     assert.ok(portable.length >= 3, `${portable.length} faces`);

@@ -110,8 +110,5 @@ static napi_value resize_linear(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "resizeLinear", NAPI_AUTO_LENGTH, resize_linear, NULL, &fn);
-  napi_set_named_property(env, exports, "resizeLinear", fn);
-  return exports;
+  return export_function(env, exports, "resizeLinear", resize_linear);
 }

@@ -134,7 +134,5 @@ NAPI_MODULE_INIT() {
     napi_set_named_property(env, exports, "unavailable", value);
     return exports;
   }
-  napi_create_function(env, "decodeRgb", NAPI_AUTO_LENGTH, decode_rgb, NULL, &value);
-  napi_set_named_property(env, exports, "decodeRgb", value);
-  return exports;
+  return export_function(env, exports, "decodeRgb", decode_rgb);
 }

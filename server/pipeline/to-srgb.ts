@@ -7,6 +7,7 @@
  * instead of after moves a value by 0.55 of a level on average against lcms (at most 10 levels,
  * at sharp edges of saturated colour; measured on couple.jpg converted to P3).
  */
+import { loadAddon } from '../../native/addons.js';
 import type { MatrixProfile } from './icc.js';
 
 /** sRGB's primaries in the ICC connection space (D50, Bradford-adapted), columns r, g, b. */
@@ -67,8 +68,8 @@ export function toSrgbMatrix(profile: MatrixProfile): number[] {
  * the image: server/worker/thread.ts): for output channel o, input channel c and level v, at
  * (o * 3 + c) * 256 + v, the matrix entry times the tone curve at v, in STEPS and rounded, with
  * BELOW * STEPS added to the red input's so that a sum is an index into the encoding table.
- * A pixel is then nine lookups and six additions: 1.9 to 2.4 ms for 640x480 became 1.7 (issue
- * 14, round eight), one value in 150 a level apart from the same arithmetic in doubles.
+ * A pixel is then nine lookups and six additions: 1.9 to 2.4 ms for 640x480 became 1.7, and 0.64
+ * in C (issue 14, round eight), one value in 150 a level apart from the same arithmetic in doubles.
  */
 export interface SrgbConversion {
   products: Int32Array;
@@ -99,10 +100,27 @@ export function srgbConversion(profile: MatrixProfile): SrgbConversion | undefin
   return { products };
 }
 
+/** The same loop in C (native/colour/to-srgb.c): 0.59 against 1.69 ms for 640x480. */
+export interface NativeColour {
+  toSrgb(data: Uint8Array, products: Int32Array, encode: Uint8Array): void;
+}
+
+/** The C loop this thread uses, or undefined: the loop below. */
+export function nativeColour(): NativeColour | undefined {
+  return loadAddon<NativeColour>('facerest_colour').addon;
+}
+
+/** Who converts colours, and why not C when not (the startup log). */
+export function colourConversionStatus(): string {
+  const { addon, reason } = loadAddon<NativeColour>('facerest_colour');
+  return addon ? 'native' : `javascript: ${reason}`;
+}
+
 /** Converts packed 8-bit RGB `data` to sRGB in place (colours outside sRGB clip). */
-export function applySrgb(data: Uint8Array, conversion: SrgbConversion): void {
+export function applySrgb(data: Uint8Array, conversion: SrgbConversion, native = nativeColour()): void {
   const t = conversion.products;
   const out = ENCODE;
+  if (native) return native.toSrgb(data, t, out);
   const n = data.length - (data.length % 3);
   for (let p = 0; p < n; p += 3) {
     const r = data[p], g = data[p + 1] + 256, b = data[p + 2] + 512;
