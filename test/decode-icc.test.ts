@@ -125,6 +125,8 @@ describe('embedded ICC profiles', () => {
     // reach of 3 (to-srgb.ts's ABOVE).
     const bright = { ...p3, primaries: matrixProfile(await profileOf(HP_SRGB))!.primaries.map((xyz) => xyz.map((v) => 4 * v) as [number, number, number]) };
     assert.equal(srgbConversion(bright), undefined);
+    // A tone curve that gives NaN (a broken profile): left to lcms too.
+    assert.equal(srgbConversion({ ...p3, curves: [p3.curves[0], () => NaN, p3.curves[2]] }), undefined);
   });
 
   it('converts in C to the JavaScript loop\'s bytes, and refuses tables that would read outside it',

@@ -87,6 +87,8 @@ export function srgbConversion(profile: MatrixProfile): SrgbConversion | undefin
       let min = Infinity, max = -Infinity;
       for (let v = 0; v < 256; v++) {
         const p = Math.round(m * linear[c][v]);
+        // A broken tone curve (NaN, infinite) is left to lcms, like a table out of reach.
+        if (!Number.isFinite(p)) return undefined;
         products[at + v] = p;
         min = Math.min(min, p);
         max = Math.max(max, p);
