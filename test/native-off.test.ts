@@ -1,8 +1,9 @@
 /**
  * FACEREST_NATIVE=off: the whole server on its portable paths, as on a machine where the C
  * addons (native/) were not built. Plain JPEGs go to sharp and the detector input through ONNX
- * Runtime's Resize graph, and for a photo within max_size both give the same pixels as the C
- * paths to the bit, so the answers are the same faces and the same embeddings.
+ * Runtime's Resize graph (Display P3 is converted in JavaScript: test/decode-icc.test.ts compares
+ * that loop with C's), and for a photo within max_size both give the same pixels as the C paths
+ * to the bit, so the answers are the same faces and the same embeddings.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
