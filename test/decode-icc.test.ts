@@ -127,6 +127,14 @@ describe('embedded ICC profiles', () => {
     assert.equal(srgbConversion(bright), undefined);
     // A tone curve that gives NaN (a broken profile): left to lcms too.
     assert.equal(srgbConversion({ ...p3, curves: [p3.curves[0], () => NaN, p3.curves[2]] }), undefined);
+    // Primaries that make a matrix row [10000, -9999, 0]: under flat curves its products cancel
+    // out within the table's reach, but each is in the tens of millions. Left to lcms too.
+    const srgb = matrixProfile(await profileOf(HP_SRGB))!.primaries;
+    const m = [[1e4, 1 - 1e4, 0], [0, 1, 0], [0, 0, 1]];
+    const primaries = [0, 1, 2].map((j) => [0, 1, 2].map((x) => srgb[0][x] * m[0][j] + srgb[1][x] * m[1][j] + srgb[2][x] * m[2][j]) as [number, number, number]);
+    const cancelling = { primaries, curves: [() => 0.5, () => 0.5, () => 0.5] };
+    assert.ok(Math.abs(toSrgbMatrix(cancelling)[0] - 1e4) < 1);
+    assert.equal(srgbConversion(cancelling), undefined);
   });
 
   it('converts in C to the JavaScript loop\'s bytes, and refuses tables that would read outside it',

@@ -87,8 +87,10 @@ export function srgbConversion(profile: MatrixProfile): SrgbConversion | undefin
       let min = Infinity, max = -Infinity;
       for (let v = 0; v < 256; v++) {
         const p = Math.round(m * linear[c][v]);
-        // A broken tone curve (NaN, infinite) is left to lcms, like a table out of reach.
-        if (!Number.isFinite(p)) return undefined;
+        // A broken tone curve (NaN, infinite) or a near-singular matrix (entries in the
+        // millions, which only cancel out) is left to lcms, like a table out of reach; so every
+        // entry fits an Int32Array, and the C loop's own check agrees with this one.
+        if (!(Math.abs(p) <= 2 ** 24)) return undefined;
         products[at + v] = p;
         min = Math.min(min, p);
         max = Math.max(max, p);
