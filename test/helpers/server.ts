@@ -1,7 +1,7 @@
 /** Starts the real facerest server (dist/server/main.js) as a child process on a free port. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,6 +24,13 @@ export interface TestServer {
 }
 
 /**
+ * The node options `npm start` gives the server (package.json's start script: the main thread's
+ * V8 heap), so that the tests and the bench run it as users start it.
+ */
+const START_OPTIONS: string[] = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts.start as string)
+  .split(/\s+/).filter((arg) => arg.startsWith('--'));
+
+/**
  * Resolves once the server logs `until`: 'ready' (models loaded, the default) or 'listening'
  * (port open, models possibly still loading). `entry`: the process's script under the project
  * root (test/helpers/fragile-main.ts runs the server with misbehaving workers).
@@ -32,7 +39,7 @@ export async function startServer(env: Record<string, string> = {}, until: 'read
   entry = 'dist/server/main.js'): Promise<TestServer> {
   // Each server gets its own empty gallery unless the test names one.
   const dataDir = env.FACEREST_DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'facerest-test-data-'));
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, entry)], {
+  const child = spawn(process.execPath, [...START_OPTIONS, join(PROJECT_ROOT, entry)], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', FACEREST_WORKERS: '2', ...(dataDir ? { FACEREST_DATA_DIR: dataDir } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
