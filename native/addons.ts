@@ -35,3 +35,9 @@ export function loadAddon<T>(name: AddonName): Loaded<T> {
   }
   return loaded as Loaded<T>;
 }
+
+/** 'native' where the addon loads, else the portable path that runs instead and why (the startup log). */
+export function addonStatus(name: AddonName, portable: string): string {
+  const { addon, reason } = loadAddon<unknown>(name);
+  return addon ? 'native' : `${portable}: ${reason}`;
+}

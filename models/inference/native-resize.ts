@@ -3,7 +3,7 @@
  * Runtime's Resize node (preprocess.ts's resizeNode without antialias) at about a third of its
  * CPU. Where the addon was not built, preprocess.ts keeps the Resize graph.
  */
-import { loadAddon } from '../../native/addons.js';
+import { addonStatus, loadAddon } from '../../native/addons.js';
 
 export interface NativeResize {
   /**
@@ -20,6 +20,5 @@ export function nativeResize(): NativeResize | undefined {
 
 /** Who resizes the detector input, and why not the C resizer when not (the startup log). */
 export function detectorResizeStatus(): string {
-  const { addon, reason } = loadAddon<NativeResize>('facerest_resize');
-  return addon ? 'native' : `onnxruntime: ${reason}`;
+  return addonStatus('facerest_resize', 'onnxruntime');
 }

@@ -7,7 +7,7 @@
  * instead of after moves a value by 0.55 of a level on average against lcms (at most 10 levels,
  * at sharp edges of saturated colour; measured on couple.jpg converted to P3).
  */
-import { loadAddon } from '../../native/addons.js';
+import { addonStatus, loadAddon } from '../../native/addons.js';
 import type { MatrixProfile } from './icc.js';
 
 /** sRGB's primaries in the ICC connection space (D50, Bradford-adapted), columns r, g, b. */
@@ -116,8 +116,7 @@ export function nativeColour(): NativeColour | undefined {
 
 /** Who converts colours, and why not C when not (the startup log). */
 export function colourConversionStatus(): string {
-  const { addon, reason } = loadAddon<NativeColour>('facerest_colour');
-  return addon ? 'native' : `javascript: ${reason}`;
+  return addonStatus('facerest_colour', 'javascript');
 }
 
 /** Converts packed 8-bit RGB `data` to sRGB in place (colours outside sRGB clip). */
