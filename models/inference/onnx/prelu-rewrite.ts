@@ -1,18 +1,21 @@
 /**
  * Load-time graph rewrite of PRelu, whose ONNX Runtime CPU kernel is slow:
- *   slopes all in [0, 1]:  PRelu(x, a) -> Max(x, Mul(x, a))        (x >= 0: ax <= x; x < 0: ax >= x)
- *   any other slopes:      PRelu(x, a) -> Where(Greater(x, 0), x, Mul(x, a))
- * Both give exactly PRelu's values. Measured on the default pack's recognizer (33 PRelu, every
- * one with negative slopes, so the Where form): 9.2 -> 5.2 ms per face, outputs bit-identical.
+ *   PRelu(x, a) -> Add(Relu(x), Mul(Relu(Mul(x, -1)), -a))
+ * which is exactly PRelu's value: one of the two terms is zero (x >= 0: x + 0; x < 0: 0 + ax),
+ * and negating is exact. Every operator in it is one that ONNX Runtime's blocked (NCHWc) conv
+ * layout keeps: the two Muls by a per-channel constant become 1x1 depthwise convolutions, the
+ * Relu folds into the first, the Add into the second. The earlier forms, Where(Greater(x, 0), x,
+ * Mul(x, a)) and Max(x, Mul(x, a)), were exact too but left that layout, so each PRelu took
+ * three reorders in and out of it (67 and 33 over the default recognizer). On the default
+ * pack's recognizer (33 PRelu): 9.2 ms a face as PRelu, 7.6 as Where, 5.4 in this form (one
+ * thread, bench/throughput-history.md, round nine), embeddings bit-identical
+ * (test/graph-rewrite.test.ts).
  * Only PRelu nodes whose slope is a float initializer are rewritten; the file on disk is never
  * touched, and neither is the model given: the result shares every part it does not change.
  */
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, TensorProto_DataType, TensorProtoSchema } from 'onnx-buf';
-import { floatValues, opsetVersion, type ModelProto, type NodeProto } from './model.js';
-
-/** A scalar 0 initializer added for Greater(x, 0). */
-const ZERO = '__facerest_prelu_zero';
+import { floatValues, opsetVersion, type ModelProto, type NodeProto, type TensorProto } from './model.js';
 
 export interface RewriteResult {
   model: ModelProto;
@@ -23,52 +26,69 @@ export interface RewriteResult {
 /** The model with eligible PRelu nodes rewritten, or undefined when there is nothing to do. */
 export function rewritePrelu(model: ModelProto): RewriteResult | undefined {
   const graph = model.graph;
-  const opset = opsetVersion(model);
-  // Max broadcasts from opset 8 on, Where exists from opset 9.
-  if (!graph || opset < 8) return undefined;
-  const slopeInUnitRange = new Map<string, boolean>();
-  for (const t of graph.initializer) {
+  // Mul and Add broadcast a per-channel slope from opset 7 on.
+  if (!graph || opsetVersion(model) < 7) return undefined;
+  const slopes = new Map(graph.initializer.flatMap((t) => {
     const values = floatValues(t);
-    if (values) slopeInUnitRange.set(t.name, values.every((v) => v >= 0 && v <= 1));
-  }
-  const taken = new Set(graph.node.map((n) => n.name));
-  /** `wanted`, or `wanted_2`, `wanted_3`...: node names stay unique even where the file has none. */
-  const unique = (wanted: string) => {
+    return values ? [[t.name, { tensor: t, values }] as const] : [];
+  }));
+  const nodeNames = new Set(graph.node.map((n) => n.name));
+  const valueNames = new Set([...graph.initializer.map((t) => t.name), ...graph.input.map((v) => v.name),
+    ...graph.node.flatMap((n) => n.output)]);
+  /** `wanted`, or `wanted_2`, `wanted_3`...: names stay unique even where the file has none. */
+  const unique = (taken: Set<string>, wanted: string) => {
     let name = wanted;
     for (let i = 2; taken.has(name); i++) name = `${wanted}_${i}`;
     taken.add(name);
     return name;
   };
   const op = (opType: string, input: string[], output: string[], name: string): NodeProto =>
-    create(NodeProtoSchema, { opType, input, output, name: unique(name) });
+    create(NodeProtoSchema, { opType, input, output, name: unique(nodeNames, name) });
+
+  const added: TensorProto[] = [];
+  /** -1 and -a for each slope tensor, shaped as it is, so that ONNX Runtime sees per-channel constants. */
+  const constants = new Map<string, { minusOne: string; negated: string }>();
+  const constantsOf = (slope: string) => {
+    let c = constants.get(slope);
+    if (!c) {
+      const { tensor, values } = slopes.get(slope)!;
+      const initializer = (name: string, v: Float32Array) => {
+        added.push(create(TensorProtoSchema, {
+          name: unique(valueNames, name), dataType: TensorProto_DataType.FLOAT, dims: tensor.dims, rawData: new Uint8Array(Float32Array.from(v).buffer),
+        }));
+        return added[added.length - 1].name;
+      };
+      c = {
+        minusOne: initializer(`${slope}__prelu_minus_one`, values.map(() => -1)),
+        negated: initializer(`${slope}__prelu_negated`, values.map((v) => -v)),
+      };
+      constants.set(slope, c);
+    }
+    return c;
+  };
 
   let rewritten = 0;
-  let needsZero = false;
   const nodes: NodeProto[] = [];
   graph.node.forEach((n, position) => {
     const [x, slope] = n.input;
-    const inUnitRange = n.opType === 'PRelu' ? slopeInUnitRange.get(slope) : undefined;
-    if (inUnitRange === undefined || (!inUnitRange && opset < 9)) {
+    if (n.opType !== 'PRelu' || !slopes.has(slope)) {
       nodes.push(n);
       return;
     }
+    const { minusOne, negated } = constantsOf(slope);
     const base = n.name || `prelu_${position}`;
     const y = n.output[0];
-    const scaled = `${y}__prelu_scaled`;
-    nodes.push(op('Mul', [x, slope], [scaled], `${base}__mul`));
-    if (inUnitRange) {
-      nodes.push(op('Max', [x, scaled], n.output, `${base}__max`));
-    } else {
-      const positive = `${y}__prelu_positive`;
-      nodes.push(op('Greater', [x, ZERO], [positive], `${base}__greater`));
-      nodes.push(op('Where', [positive, x, scaled], n.output, `${base}__where`));
-      needsZero = true;
-    }
+    const value = (suffix: string) => unique(valueNames, `${y}__prelu_${suffix}`);
+    const [positive, flipped, negative, scaled] = [value('positive'), value('flipped'), value('negative'), value('scaled')];
+    nodes.push(op('Relu', [x], [positive], `${base}__relu`));
+    nodes.push(op('Mul', [x, minusOne], [flipped], `${base}__flip`));
+    nodes.push(op('Relu', [flipped], [negative], `${base}__relu_flipped`));
+    nodes.push(op('Mul', [negative, negated], [scaled], `${base}__scale`));
+    nodes.push(op('Add', [positive, scaled], n.output, `${base}__add`));
     rewritten++;
   });
   if (rewritten === 0) return undefined;
-  const zero = create(TensorProtoSchema, { name: ZERO, dataType: TensorProto_DataType.FLOAT, rawData: new Uint8Array(4) });
-  const initializer = needsZero ? [...graph.initializer, zero] : graph.initializer;
+  const initializer = [...graph.initializer, ...added];
   return {
     model: create(ModelProtoSchema, { ...model, graph: create(GraphProtoSchema, { ...graph, node: nodes, initializer }) }),
     rewritten,
