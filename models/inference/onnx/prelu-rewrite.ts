@@ -7,9 +7,9 @@
  * Relu folds into the first, the Add into the second. The earlier forms, Where(Greater(x, 0), x,
  * Mul(x, a)) and Max(x, Mul(x, a)), were exact too but left that layout, so each PRelu took
  * three reorders in and out of it (67 and 33 over the default recognizer). On the default
- * pack's recognizer (33 PRelu): 9.2 ms a face as PRelu, 7.6 as Where, 5.4 in this form (one
- * thread, bench/throughput-history.md, round nine), embeddings bit-identical
- * (test/graph-rewrite.test.ts).
+ * pack's recognizer (33 PRelu): 11.1 ms a face as PRelu, 7.7 as Where, 5.4 in this form (CPU
+ * time, one thread, interleaved: bench/throughput-history.md, round nine), embeddings
+ * bit-identical (test/graph-rewrite.test.ts).
  * Only PRelu nodes whose slope is a float initializer are rewritten; the file on disk is never
  * touched, and neither is the model given: the result shares every part it does not change.
  */
