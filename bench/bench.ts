@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --seconds N] [--concurrency C] [--photos original|640]
+ * `npm run bench [-- --seconds N] [--warmup S] [--concurrency C] [--photos original|640]
  * [--packs peer,default,scrfd500m_mfn128] [--json FILE]`: end-to-end throughput of the real server
  * (gRPC with @grpc/grpc-js, and the legacy POST /extract) on the shared photos at max_size 640,
  * against (a) the raw-model limit (the same sessions and worker count fed ready tensors) and (b) a
@@ -23,6 +23,8 @@ import { cpuPerImage, formatSplit, sampleCpu, type CpuSplit } from './server-cpu
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '15' },
+    // Seconds of the same load before each end-to-end phase is measured.
+    warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '8' },
     json: { type: 'string' },
     // 'original': the shared files as they are (up to 2048 px); '640': re-encoded once, before
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
 });
 const PACKS = new Set(args.packs!.split(','));
 const SECONDS = Number(args.seconds);
+const WARMUP_SECONDS = Number(args.warmup);
 const CONCURRENCY = Number(args.concurrency);
 const WORKERS = availableParallelism();
 const MAX_SIZE = 640;
@@ -81,18 +84,24 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
   const latencies: number[] = [];
   let faces = 0;
   let next = 0;
+  /** CONCURRENCY clients calling one after another until `until`; `record` sees each call's result. */
+  const load = (until: number, record?: (found: number, ms: number) => void) => Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < until) {
+      const t = performance.now();
+      const found = await call(next++ % photos.length);
+      record?.(found, performance.now() - t);
+    }
+  }));
+  // The same load, not counted, so that the figures are a running server's and not the JIT's
+  // first seconds (V8 compiles the request path's code on its helper threads meanwhile).
+  await load(performance.now() + WARMUP_SECONDS * 1000);
   const cpu0 = cpuSeconds(pid);
   const sample0 = await sampleCpu(pid, server.baseUrl);
   const start = performance.now();
-  const end = start + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      const found = await call(next++ % photos.length);
-      faces += found;
-      latencies.push(performance.now() - t);
-    }
-  }));
+  await load(start + SECONDS * 1000, (found, ms) => {
+    faces += found;
+    latencies.push(ms);
+  });
   const wall = (performance.now() - start) / 1000;
   const cpu = cpuPerImage(sample0, await sampleCpu(pid, server.baseUrl), latencies.length);
   latencies.sort((a, b) => a - b);
@@ -156,7 +165,7 @@ const configs: { name: string; key: string; env: Record<string, string> }[] = [
 
 console.log(`facerest bench: ${photos.length} photos from ../shared/faces (${args.photos}), max_size ${MAX_SIZE}, `
   + `${WORKERS} workers, ${CONCURRENCY} concurrent clients, ${SECONDS} s per phase`);
-const report: Record<string, unknown> = { photo_set: args.photos, seconds: SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
+const report: Record<string, unknown> = { photo_set: args.photos, seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, concurrency: CONCURRENCY, workers: WORKERS, photos: photos.length };
 
 let peer: Phase | undefined;
 if (PACKS.has('peer')) {

@@ -88,8 +88,9 @@ describe('PRelu rewrite', () => {
       await session.release();
       const optimisedOps = ops(readModel(await readFile(optimised)));
       const count = (op: string) => optimisedOps.filter((o) => o === op).length;
+      // At most one: the embedding leaving the layout (none where the CPU has no blocked kernels).
       assert.equal(count('ReorderInput'), 0);
-      assert.equal(count('ReorderOutput'), 1, 'only the embedding leaves the blocked layout');
+      assert.ok(count('ReorderOutput') <= 1, `${count('ReorderOutput')} reorders out of the blocked layout`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
