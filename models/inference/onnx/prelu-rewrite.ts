@@ -28,10 +28,7 @@ export function rewritePrelu(model: ModelProto): RewriteResult | undefined {
   const graph = model.graph;
   // Mul and Add broadcast a per-channel slope from opset 7 on.
   if (!graph || opsetVersion(model) < 7) return undefined;
-  const slopes = new Map(graph.initializer.flatMap((t) => {
-    const values = floatValues(t);
-    return values ? [[t.name, { tensor: t, values }] as const] : [];
-  }));
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const nodeNames = new Set(graph.node.map((n) => n.name));
   const valueNames = new Set([...graph.initializer.map((t) => t.name), ...graph.input.map((v) => v.name),
     ...graph.node.flatMap((n) => n.output)]);
@@ -46,36 +43,40 @@ export function rewritePrelu(model: ModelProto): RewriteResult | undefined {
     create(NodeProtoSchema, { opType, input, output, name: unique(nodeNames, name) });
 
   const added: TensorProto[] = [];
-  /** -1 and -a for each slope tensor, shaped as it is, so that ONNX Runtime sees per-channel constants. */
-  const constants = new Map<string, { minusOne: string; negated: string }>();
+  const initializer = (name: string, dims: bigint[], values: Float32Array<ArrayBuffer>) => {
+    const tensor = create(TensorProtoSchema, {
+      name: unique(valueNames, name), dataType: TensorProto_DataType.FLOAT, dims, rawData: new Uint8Array(values.buffer),
+    });
+    added.push(tensor);
+    return tensor.name;
+  };
+  /**
+   * -1 and -a for a slope that is a float initializer (undefined for any other), shaped as the
+   * slope, so that ONNX Runtime sees per-channel constants; made once per slope tensor.
+   */
+  const constants = new Map<string, { minusOne: string; negated: string } | undefined>();
   const constantsOf = (slope: string) => {
-    let c = constants.get(slope);
-    if (!c) {
-      const { tensor, values } = slopes.get(slope)!;
-      const initializer = (name: string, v: Float32Array) => {
-        added.push(create(TensorProtoSchema, {
-          name: unique(valueNames, name), dataType: TensorProto_DataType.FLOAT, dims: tensor.dims, rawData: new Uint8Array(Float32Array.from(v).buffer),
-        }));
-        return added[added.length - 1].name;
-      };
-      c = {
-        minusOne: initializer(`${slope}__prelu_minus_one`, values.map(() => -1)),
-        negated: initializer(`${slope}__prelu_negated`, values.map((v) => -v)),
-      };
-      constants.set(slope, c);
+    if (!constants.has(slope)) {
+      const tensor = initializers.get(slope);
+      const values = tensor && floatValues(tensor);
+      constants.set(slope, tensor && values ? {
+        minusOne: initializer(`${slope}__prelu_minus_one`, tensor.dims, Float32Array.from(values, () => -1)),
+        negated: initializer(`${slope}__prelu_negated`, tensor.dims, Float32Array.from(values, (v) => -v)),
+      } : undefined);
     }
-    return c;
+    return constants.get(slope);
   };
 
   let rewritten = 0;
   const nodes: NodeProto[] = [];
   graph.node.forEach((n, position) => {
     const [x, slope] = n.input;
-    if (n.opType !== 'PRelu' || !slopes.has(slope)) {
+    const made = n.opType === 'PRelu' ? constantsOf(slope) : undefined;
+    if (!made) {
       nodes.push(n);
       return;
     }
-    const { minusOne, negated } = constantsOf(slope);
+    const { minusOne, negated } = made;
     const base = n.name || `prelu_${position}`;
     const y = n.output[0];
     const value = (suffix: string) => unique(valueNames, `${y}__prelu_${suffix}`);
@@ -88,9 +89,10 @@ export function rewritePrelu(model: ModelProto): RewriteResult | undefined {
     rewritten++;
   });
   if (rewritten === 0) return undefined;
-  const initializer = [...graph.initializer, ...added];
   return {
-    model: create(ModelProtoSchema, { ...model, graph: create(GraphProtoSchema, { ...graph, node: nodes, initializer }) }),
+    model: create(ModelProtoSchema, {
+      ...model, graph: create(GraphProtoSchema, { ...graph, node: nodes, initializer: [...graph.initializer, ...added] }),
+    }),
     rewritten,
   };
 }
