@@ -13,7 +13,7 @@ import { ServiceError, toConnectError } from '../errors.js';
 import type { ApiKeys, KeyScope } from '../http/auth.js';
 import { NotFoundError, type CollectionRecord } from '../gallery/store.js';
 import type { Gallery, VerifiedInput } from '../gallery/service.js';
-import type { Call } from '../pipeline/extract.js';
+import { toNumbers, type Call } from '../pipeline/extract.js';
 import { RPC_CALL } from './interceptor.js';
 
 const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
@@ -108,7 +108,7 @@ export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
 }
 
 function verified(v: VerifiedInput) {
-  return create(VerifiedFaceSchema, { face: v.face ?? { embedding: Array.from(v.embedding) }, faceId: v.faceId ?? '', subject: v.subject ?? '' });
+  return create(VerifiedFaceSchema, { face: v.face ?? { embedding: toNumbers(v.embedding) }, faceId: v.faceId ?? '', subject: v.subject ?? '' });
 }
 
 /** FaceService.Verify, for the face service's routes. */
