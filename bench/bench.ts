@@ -92,8 +92,10 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
       record?.(found, performance.now() - t);
     }
   }));
-  // The same load, not counted, so that the figures are a running server's and not the JIT's
-  // first seconds (V8 compiles the request path's code on its helper threads meanwhile).
+  // The same load, not counted, so that V8's first compilations of the request path (on its
+  // helper threads) are not. It covers the first seconds only: under gRPC load the compilations
+  // fall off over about 40 s (bench/throughput-history.md, round ten), so a longer --warmup
+  // comes closer to a server that has been running.
   await load(performance.now() + WARMUP_SECONDS * 1000);
   const cpu0 = cpuSeconds(pid);
   const sample0 = await sampleCpu(pid, server.baseUrl);
