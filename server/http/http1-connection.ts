@@ -7,8 +7,12 @@
  *   first byte on a kept-alive connection (408);
  * - a body must keep moving (bodyMs) and a unary request arrive whole within requestMs (408);
  * - a body answered early is drained up to the body limit, then the connection closes;
- * - output the client does not read for writeMs is dropped with the connection.
- * Idle kept-alive connections are closed by Node's keepAliveTimeout (set to the idle timeout).
+ * - output the client does not read for writeMs is dropped with the connection;
+ * - a kept-alive connection with no new request for idleMs is closed. Node's keepAliveTimeout
+ *   (set to the same time) only sends the Keep-Alive hint that clients time their reuse by: its
+ *   own timer fires in the timers phase, before a request that came while the event loop was
+ *   held up has been read, and resetting that connection fails the request (ECONNRESET after a
+ *   4 s stall, test/deadlines-after-a-stall). The sweep looks after the next poll (listener.ts).
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -21,6 +25,7 @@ export class Http1Connection {
   private requests = 0;
   private current?: Exchange;
   private bytesAtIdle = 0;
+  private idleSince = 0;
   private headStartedAt?: number;
   private closeWhenIdle = false;
   private readonly writes = new WriteWatch();
@@ -38,6 +43,7 @@ export class Http1Connection {
       if (this.current !== exchange) return;
       this.current = undefined;
       this.bytesAtIdle = this.socket.bytesRead;
+      this.idleSince = Date.now();
       if (this.closeWhenIdle) this.close();
     });
   }
@@ -69,6 +75,9 @@ export class Http1Connection {
     if (this.socket.bytesRead > this.bytesAtIdle) {
       this.headStartedAt ??= now;
       if (now - this.headStartedAt > this.t.headersMs) this.timeOut('headers', true);
+    } else if (now - this.idleSince > this.t.idleMs) {
+      this.log.debug({ remote: this.socket.remoteAddress }, 'http/1.1: idle connection closed');
+      this.close();
     }
   }
 

@@ -157,6 +157,10 @@ export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
 
   const h1 = http.createServer(onRequest);
   h1.keepAliveTimeout = t.idleMs;
+  // With a listener, Node leaves a kept-alive connection whose time is up to it: the sweep
+  // closes idle ones (http1-connection.ts says why). Nothing else emits 'timeout' here (the
+  // server's socket timeout, `h1.timeout`, stays 0).
+  h1.on('timeout', () => undefined);
   h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (isClosing(socket)) return;
     const status = err.code ? CLIENT_ERROR_STATUS[err.code] ?? (err.code.startsWith('HPE_') ? 400 : undefined) : undefined;
@@ -260,9 +264,14 @@ export function listen(handler: Handler, o: ListenOptions): Promise<Listener> {
     const now = Date.now();
     for (const connection of connections) connection.sweep(now);
   };
-  // A quarter of the shortest deadline, so each fires within 25 % of its time.
+  // A quarter of the shortest deadline, so each fires within 25 % of its time. The sweep itself
+  // runs in the check phase, right after a poll: when the event loop has been held up (a long
+  // parse, a collection), the timers phase comes first, before the bytes clients sent meanwhile
+  // are read, and would blame them for the server's own delay (test/deadlines-after-a-stall:
+  // after a 4 s stall, 408 to an upload that never stopped, and a new connection whose head
+  // had come reset).
   const period = Math.max(100, Math.min(1000, Math.min(t.headersMs, t.bodyMs, t.writeMs) / 4));
-  const sweeper = setInterval(sweep, period);
+  const sweeper = setInterval(() => setImmediate(sweep), period);
   sweeper.unref();
 
   return new Promise((resolve, reject) => {

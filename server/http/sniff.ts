@@ -26,7 +26,10 @@ export function sniff(socket: net.Socket, deadlineMs: number): Promise<Sniffed> 
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let decided = false;
     const finish = (result: Sniffed) => {
+      if (decided) return;
+      decided = true;
       clearTimeout(timer);
       socket.pause();
       socket.off('data', onData);
@@ -43,7 +46,8 @@ export function sniff(socket: net.Socket, deadlineMs: number): Promise<Sniffed> 
     };
     const onEnd = () => finish(size > 0 ? 'http1' : 'none');
     const onClose = () => finish('none');
-    const timer = setTimeout(() => finish(size > 0 ? 'http1' : 'none'), deadlineMs);
+    // Decided after the next poll has read what came (listener.ts's sweep says why).
+    const timer = setTimeout(() => setImmediate(() => finish(size > 0 ? 'http1' : 'none')), deadlineMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onClose);
