@@ -3,7 +3,8 @@
  * Connect (HTTP/1.1) and gRPC-Web (HTTP/2) through Connect's Node transports, and POST /extract,
  * one request at a time per protocol. Every answer is checked against what a quiet server
  * answered for the same photo: the same number of faces, and each face's embedding within
- * cosine 0.999 of one of the quiet answer's.
+ * cosine 0.999 of one of the quiet answer's. The runner runs them in a thread of their own
+ * (good-clients.ts).
  */
 import { cosine } from '../../clients/similarity.js';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
@@ -72,6 +73,9 @@ export interface GoodTrafficOptions {
   deadlineMs: number;
 }
 
+/** What a correct answer took, ms, as it comes. */
+export type OnCorrect = (ms: number) => void;
+
 const RETRY_CODES = new Set([Code.ResourceExhausted, Code.Unavailable]);
 
 /** Runs the four lanes from start() until stop(); stop() waits for requests in flight. */
@@ -84,7 +88,8 @@ export class GoodTraffic {
   /** Times to correct answers, ms. */
   readonly latencies: number[] = [];
 
-  constructor(private readonly o: GoodTrafficOptions, private readonly photos: Photo[], private readonly refs: Map<string, Reference>) {}
+  constructor(private readonly o: GoodTrafficOptions, private readonly photos: Photo[], private readonly refs: Map<string, Reference>,
+    private readonly onCorrect: OnCorrect = () => undefined) {}
 
   start(): void {
     this.running = true;
@@ -125,7 +130,9 @@ export class GoodTraffic {
         if (why === undefined) {
           this.tally.correct++;
           mine.correct++;
-          this.latencies.push(performance.now() - start);
+          const ms = performance.now() - start;
+          this.latencies.push(ms);
+          this.onCorrect(ms);
         } else {
           this.fail(`${label} ${photo.name}: ${why}`);
         }

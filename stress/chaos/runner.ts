@@ -8,7 +8,8 @@ import { setMaxListeners } from 'node:events';
 import { FaceGrpcClient } from '../../clients/node/grpc-client.js';
 import { RssSampler, rssMb } from '../../test/helpers/rss.js';
 import { startServer, type TestServer } from '../../test/helpers/server.js';
-import { GoodTraffic, goodPhotos, mismatch, quietReferences, type Photo, type Reference } from './good-traffic.js';
+import { GoodClients } from './good-clients.js';
+import { goodPhotos, mismatch, quietReferences, type Photo, type Reference } from './good-traffic.js';
 import { CHAOS_API_KEY, CHAOS_SERVER_ENV } from './server-env.js';
 import type { Attack, AttackContext, AttackResult, GoodTally, Scale } from './types.js';
 
@@ -82,6 +83,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let server: TestServer | undefined;
   let serverEnv = '';
   const results: AttackResult[] = [];
+  let good: GoodClients | undefined;
   const fresh = async (env: Record<string, string>) => {
     await stopQuietly(server);
     server = await startServer(env);
@@ -90,13 +92,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   };
   try {
     const refs = await quietReferences((await fresh(CHAOS_SERVER_ENV)).address, photos, AUTH);
+    good = new GoodClients({ photos, refs });
     for (const attack of runOrder(o.attacks, o.scale)) {
       const env = { ...CHAOS_SERVER_ENV, ...attack.env };
       let result: AttackResult;
       try {
         // The full round gives every attack its own server, so that its RSS figures are its own.
         if (o.scale === 'full' || !server || !alive(server) || serverEnv !== JSON.stringify(env)) await fresh(env);
-        result = await runOne(attack, server!, o, photos, refs, pace);
+        result = await runOne(attack, server!, o, photos, refs, good, pace);
       } catch (err) {
         result = notRun(attack, o.scale, `no: ${(err as Error).message.slice(0, 200)}`);
       }
@@ -106,6 +109,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (result.up !== 'yes') await stopQuietly(server);
     }
   } finally {
+    await good?.close();
     if (server && alive(server)) await server.stop();
   }
   return { scale: o.scale, rssCapMb: o.rssCapMb, seconds: (Date.now() - started) / 1000, results };
@@ -134,7 +138,7 @@ function notRun(attack: Attack, scale: Scale, up: string): AttackResult {
 }
 
 async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photos: Photo[], refs: Map<string, Reference>,
-  pace: (typeof PACE)[Scale]): Promise<AttackResult> {
+  good: GoodClients, pace: (typeof PACE)[Scale]): Promise<AttackResult> {
   const start = Date.now();
   const seconds = attack.seconds[o.scale];
   const deadline = start + seconds * 1000;
@@ -187,12 +191,11 @@ async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photo
     rssMb: () => rssMb(pid) ?? 0,
     rssPeakMb: () => Math.max(sampler.peak, rssMb(pid) ?? 0),
     logs: () => server.logs().slice(logsBefore),
-    goodLatencies: () => [...(good?.latencies ?? [])],
+    goodLatencies: () => (result.goodTraffic ? [...good.latencies] : []),
   };
-  const good = !result.goodTraffic ? undefined : new GoodTraffic({
-    baseUrl: server.baseUrl, address: server.address, auth: AUTH, pauseMs: pace.pauseMs, deadlineMs: pace.goodDeadlineMs,
-  }, photos, refs);
-  good?.start();
+  if (result.goodTraffic) {
+    await good.start({ baseUrl: server.baseUrl, address: server.address, auth: AUTH, pauseMs: pace.pauseMs, deadlineMs: pace.goodDeadlineMs });
+  }
   try {
     let overran: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -212,7 +215,7 @@ async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photo
       else r.close();
     } catch { /* already gone */ }
   }
-  if (good) result.good = await good.stop();
+  if (result.goodTraffic) result.good = await good.stop();
   await sleep(pace.settleMs);
   const refPhoto = photos[0];
   const up = attack.stopsServer ? 'n/a (the attack stops the server)'
