@@ -21,7 +21,8 @@ port.on('message', (m: ToGoodClients) => {
     send({ type: 'started' });
   } else {
     const traffic = running;
+    if (!traffic) throw new Error('the good clients were told to stop before they started');
     running = undefined;
-    void traffic?.stop().then((tally) => send({ type: 'stopped', tally }));
+    void traffic.stop().then((tally) => send({ type: 'stopped', tally }));
   }
 });
