@@ -64,12 +64,18 @@ describe('deadlines after the server stalls', () => {
   it('clients that sent on time during a 4 s stall are served; a silent one is still closed', { timeout: 30_000 }, async () => {
     const data: StallClientsData = { port: listener.port, stepAfterMs: 200 };
     const worker = new Worker(new URL('./helpers/stall-clients.js', import.meta.url), { workerData: data });
-    const outcomes = await new Promise<StallOutcomes>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the clients' thread exited (${code}) before reporting`)));
-    });
-    await worker.terminate();
+    // A client left waiting (a server that never answers) must fail the test, not hold the process open.
+    worker.unref();
+    let outcomes: StallOutcomes;
+    try {
+      outcomes = await new Promise<StallOutcomes>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`the clients' thread exited (${code}) before reporting`)));
+      });
+    } finally {
+      await worker.terminate();
+    }
     assert.deepEqual(outcomes, {
       lateHead: 'HTTP/1.1 200 OK',
       movingBody: 'HTTP/1.1 200 OK',

@@ -139,6 +139,11 @@ function notRun(attack: Attack, scale: Scale, up: string): AttackResult {
 
 async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photos: Photo[], refs: Map<string, Reference>,
   good: GoodClients, pace: (typeof PACE)[Scale]): Promise<AttackResult> {
+  const goodTraffic = !attack.stopsServer && !attack.quiet;
+  // Before any timer or sampler of the attack exists: a thread that fails to start leaves nothing running.
+  if (goodTraffic) {
+    await good.start({ baseUrl: server.baseUrl, address: server.address, auth: AUTH, pauseMs: pace.pauseMs, deadlineMs: pace.goodDeadlineMs });
+  }
   const start = Date.now();
   const seconds = attack.seconds[o.scale];
   const deadline = start + seconds * 1000;
@@ -160,7 +165,7 @@ async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photo
   const result: AttackResult = {
     name: attack.name, issue: attack.issue, scale: o.scale, seconds: 0, sent: 0, up: '',
     good: emptyTally(), refusalsAllowed: Boolean(attack.overloads),
-    stopsServer: Boolean(attack.stopsServer), goodTraffic: !attack.stopsServer && !attack.quiet, unexpected: [], notes: [], internalErrors: 0,
+    stopsServer: Boolean(attack.stopsServer), goodTraffic, unexpected: [], notes: [], internalErrors: 0,
     rssMb: { before: rssBefore, peak: 0, after: 0 },
   };
   const tracked: ({ destroy(): unknown } | { close(): unknown })[] = [];
@@ -191,11 +196,8 @@ async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photo
     rssMb: () => rssMb(pid) ?? 0,
     rssPeakMb: () => Math.max(sampler.peak, rssMb(pid) ?? 0),
     logs: () => server.logs().slice(logsBefore),
-    goodLatencies: () => (result.goodTraffic ? [...good.latencies] : []),
+    goodLatencies: () => (goodTraffic ? [...good.latencies] : []),
   };
-  if (result.goodTraffic) {
-    await good.start({ baseUrl: server.baseUrl, address: server.address, auth: AUTH, pauseMs: pace.pauseMs, deadlineMs: pace.goodDeadlineMs });
-  }
   try {
     let overran: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -215,7 +217,7 @@ async function runOne(attack: Attack, server: TestServer, o: ChaosOptions, photo
       else r.close();
     } catch { /* already gone */ }
   }
-  if (result.goodTraffic) result.good = await good.stop();
+  if (goodTraffic) result.good = await good.stop();
   await sleep(pace.settleMs);
   const refPhoto = photos[0];
   const up = attack.stopsServer ? 'n/a (the attack stops the server)'
