@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 /** The addon's exports, or why there are none. */
 export type Loaded<T> = { addon: T; reason?: undefined } | { addon?: undefined; reason: string };
 
-export type AddonName = 'facerest_turbojpeg' | 'facerest_resize' | 'facerest_colour';
+export type AddonName = 'facerest_turbojpeg' | 'facerest_resize' | 'facerest_colour' | 'facerest_sampling' | 'facerest_clock';
 
 /**
  * FACEREST_NATIVE=off runs without the addons, as where they were not built: a way out should

@@ -5,6 +5,7 @@ import { startServer, VERSION, type StartOptions } from './app.js';
 import { nameLibuvThreads } from './thread-names.js';
 import { jpegDecoderStatus } from './pipeline/turbojpeg.js';
 import { detectorResizeStatus } from '../models/inference/native-resize.js';
+import { faceSamplingStatus } from '../models/inference/native-sampling.js';
 import { colourConversionStatus } from './pipeline/to-srgb.js';
 
 /** Runs facerest in this process until a signal ends it (main.ts; tests pass a worker wrapper). */
@@ -47,7 +48,7 @@ export async function run(options: StartOptions = {}): Promise<void> {
     log.info({
       workers: config.workers, models: models.map((m) => `${m.role}=${m.family}:${m.name}`),
       jpegDecoder: jpegDecoderStatus(config.jpegDecoder), detectorResize: detectorResizeStatus(),
-      colourConversion: colourConversionStatus(),
+      colourConversion: colourConversionStatus(), faceSampling: faceSamplingStatus(),
     }, 'ready');
   } catch (err) {
     console.error(`facerest: cannot start: ${(err as Error).message}`);

@@ -4,8 +4,10 @@
  * inside ONNX Runtime by model role; both on the real server with the default pack.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import { openModelFile } from '../models/inference/onnx/session.js';
 import { takeOnnxCpu, threadCpuSeconds } from '../models/inference/onnx/run-cpu.js';
@@ -67,6 +69,16 @@ describe('CPU accounting', () => {
       ok &&= cpu > 0 && cpu <= wall + 0.1;
     }
     assert.ok(ok, `CPU/wall-clock ms: ${spins.join(' ')}`);
+  });
+
+  it('reads only the calling thread: another thread\'s spin does not move it', async () => {
+    // A process-wide clock (CLOCK_PROCESS_CPUTIME_ID, or getrusage alone) would count the
+    // worker's 300 ms here; this thread only waits for it.
+    const spinner = new Worker('const end = Date.now() + 300; while (Date.now() < end) {}', { eval: true });
+    const t0 = threadCpuSeconds();
+    await once(spinner, 'exit');
+    const used = (threadCpuSeconds() - t0) * 1e3;
+    assert.ok(used < 100, `${used.toFixed(1)} ms counted on a thread that waited`);
   });
 
   it('counts a session\'s runs on the calling thread and nothing between them', async () => {

@@ -1,9 +1,10 @@
 /**
  * FACEREST_NATIVE=off: the whole server on its portable paths, as on a machine where the C
  * addons (native/) were not built. Plain JPEGs go to sharp and the detector input through ONNX
- * Runtime's Resize graph (Display P3 is converted in JavaScript: test/decode-icc.test.ts compares
- * that loop with C's), and for a photo within max_size both give the same pixels as the C paths
- * to the bit, so the answers are the same faces and the same embeddings.
+ * Runtime's Resize graph (Display P3 is converted and aligned faces sampled in JavaScript:
+ * test/decode-icc.test.ts and test/native-sampling.test.ts compare those loops with C's), and
+ * for a photo within max_size both give the same pixels as the C paths to the bit, so the
+ * answers are the same faces and the same embeddings.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -28,8 +29,10 @@ describe('FACEREST_NATIVE=off', () => {
     assert.match(String(ready.jpegDecoder), /^sharp: turned off \(FACEREST_NATIVE=off\)/);
     assert.match(String(ready.detectorResize), /^onnxruntime: turned off \(FACEREST_NATIVE=off\)/);
     assert.match(String(ready.colourConversion), /^javascript: turned off \(FACEREST_NATIVE=off\)/);
+    assert.match(String(ready.faceSampling), /^javascript: turned off \(FACEREST_NATIVE=off\)/);
     assert.equal(on.server.logs().find((l) => l.msg === 'ready')!.detectorResize, 'native');
     assert.equal(on.server.logs().find((l) => l.msg === 'ready')!.colourConversion, 'native');
+    assert.equal(on.server.logs().find((l) => l.msg === 'ready')!.faceSampling, 'native');
 
     const [portable, native] = [await extract(off.client), await extract(on.client)];
     assert.ok(portable.length >= 3, `${portable.length} faces`);

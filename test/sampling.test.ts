@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { nativeSampling } from '../models/inference/native-sampling.js';
 import { halveRgb, resizeAffine, sampleToRgb, sampleToTensor } from '../models/inference/sampling.js';
+import type { RgbImage } from '../models/inference/types.js';
 import { ALIGNED_SIZE, alignmentView } from '../server/worker/align.js';
 import type { Affine } from '../models/inference/sampling.js';
 import { decodeImage } from '../server/pipeline/decode.js';
@@ -33,10 +35,13 @@ describe('sampling', () => {
     }
   });
 
-  it('halving gives the rounded mean of each 2x2 block, leaving out an odd last column and row', async () => {
+  it('halving gives the rounded mean of each 2x2 block, leaving out an odd last column and row (in C and in JavaScript)', async () => {
     const { image } = await decodeImage(readFace('deepface/img1.jpg'), 640);
     const [x0, y0, x1, y1] = [101, 57, 302, 240];
-    const half = halveRgb(image, x0, y0, x1, y1);
+    for (const sampler of new Set([nativeSampling() ?? null, null])) checkHalf(image, halveRgb(image, x0, y0, x1, y1, sampler), x0, y0);
+  });
+
+  function checkHalf(image: RgbImage, half: RgbImage, x0: number, y0: number) {
     assert.deepEqual([half.width, half.height], [100, 91]);
     const at = (x: number, y: number, ch: number) => image.data[(y * image.width + x) * 3 + ch];
     for (let v = 0; v < half.height; v++) {
@@ -48,7 +53,7 @@ describe('sampling', () => {
         }
       }
     }
-  });
+  }
 
   it('the alignment view of a large face reads the same places as the image', () => {
     // Ramps (red x, green y, modulo 256) survive 2x2 means and bilinear sampling, so the view

@@ -3,9 +3,8 @@
  * (stretch, letterbox, crop-and-resize, face alignment) is an affine map from tensor pixels to
  * image pixels, so one bilinear sampler covers them all and no intermediate image is built.
  */
-import type { Normalisation, RgbImage } from './types.js';
-
-import type { Affine } from './types.js';
+import { nativeSampling, type NativeSampling } from './native-sampling.js';
+import type { Affine, Normalisation, RgbImage } from './types.js';
 
 export type { Affine };
 
@@ -65,12 +64,23 @@ function addBilinear(src: RgbImage, x: number, y: number, w: number, acc: Float6
  * (resize, stretch, letterbox, crop) take the separable path, where `antialias` averages over
  * each tensor pixel's footprint when shrinking: plain bilinear skips most source pixels and
  * aliases (a 1366-wide photo stretched to a 320-wide detector input moved boxes by over 10% of
- * the face width). Other maps (rotations) sample bilinearly.
+ * the face width). Other maps (rotations) sample bilinearly. `sampler`: the C loops
+ * (native/sampling/), the same floats; null runs the JavaScript ones, as where it is not built.
  */
-export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget): void {
+export function sampleToTensor(src: RgbImage, map: Affine, target: SampleTarget, sampler = nativeSampling() ?? null): void {
   const [a, b, c, d, e, f] = map;
   if (a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0) return copyPadded(src, target);
-  if (b === 0 && d === 0) return resizeSeparable(src, map, target);
+  if (b === 0 && d === 0) return resizeSeparable(src, map, target, sampler);
+  if (!sampler) return sampleBilinear(src, map, target);
+  const { out, width: tw, height: th, layout } = target;
+  const { mr, mg, mb, ir, ig, ib, rPlane, gPlane, bPlane } = normalisation(target);
+  sampler.sampleAffine(src.data, src.width, src.height, a, b, c, d, e, f, out, tw, th, layout === 'gray',
+    rPlane, gPlane, bPlane, mr, mg, mb, ir, ig, ib);
+}
+
+/** Any map, bilinearly, in JavaScript: what native/sampling/affine.c does where it is built. */
+function sampleBilinear(src: RgbImage, map: Affine, target: SampleTarget): void {
+  const [a, b, c, d, e, f] = map;
   const { data, width: sw, height: sh } = src;
   const stride = sw * 3;
   const { out, width: tw, height: th, layout } = target;
@@ -216,12 +226,19 @@ function axisTaps(dst: number, srcSize: number, a: number, c: number, radius: nu
  * The axis-aligned case (every resize, stretch and letterbox): two separable passes instead of
  * per-pixel sampling, so antialiased shrinking costs a few multiply-adds per source pixel.
  */
-function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void {
+function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget, sampler: NativeSampling | null): void {
   const { width: dw, height: dh } = target;
   const [a, , c, , e, f] = map;
   const radius = (scale: number) => (target.antialias ? Math.max(1, Math.abs(scale)) : 1);
   const xs = cachedTaps(dw, src.width, a, c, radius(a));
   const ys = cachedTaps(dh, src.height, e, f, radius(e));
+  if (sampler && target.layout === 'gray') {
+    // The landmark model's crop (native/sampling/shrink-gray.c): the loops below, in C.
+    const { out, offset, mean, std } = target;
+    sampler.shrinkGray(src.data, src.width, src.height, xs.first, xs.count, xs.weights, xs.span,
+      ys.first, ys.count, ys.weights, ys.span, out, offset, typeof mean === 'number' ? mean : mean[0], 1 / (typeof std === 'number' ? std : std[0]));
+    return;
+  }
   // Horizontal pass over the source rows the vertical pass reads.
   let rowLo = src.height;
   let rowHi = -1;
@@ -367,11 +384,13 @@ function resizeSeparable(src: RgbImage, map: Affine, target: SampleTarget): void
 /**
  * Columns x0..x1-1 and rows y0..y1-1 of `src` at half the size, each pixel the rounded mean of a
  * 2x2 block (an odd last column or row is left out): output pixel p covers source pixels x0 + 2p
- * and x0 + 2p + 1, so its centre is source pixel x0 + 2p + 0.5.
+ * and x0 + 2p + 1, so its centre is source pixel x0 + 2p + 0.5. In C where native/sampling/ is
+ * built (halve.c; null: this loop).
  */
-export function halveRgb(src: RgbImage, x0: number, y0: number, x1: number, y1: number): RgbImage {
+export function halveRgb(src: RgbImage, x0: number, y0: number, x1: number, y1: number, sampler = nativeSampling() ?? null): RgbImage {
   const width = Math.max(0, (x1 - x0) >> 1);
   const height = Math.max(0, (y1 - y0) >> 1);
+  if (sampler) return { data: sampler.halveRgb(src.data, src.width, src.height, x0, y0, x1, y1), width, height };
   const data = new Uint8Array(width * height * 3);
   const { data: s } = src;
   const stride = src.width * 3;

@@ -6,6 +6,12 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type ort from 'onnxruntime-node';
+import { loadAddon } from '../../../native/addons.js';
+
+interface ThreadClock {
+  /** The calling thread's CPU seconds (CLOCK_THREAD_CPUTIME_ID: native/clock/thread-cpu.c). */
+  threadCpuSeconds(): number;
+}
 
 let clock: number | undefined | null;
 const buffer = Buffer.alloc(96);
@@ -18,10 +24,10 @@ const buffer = Buffer.alloc(96);
  * Linux brings a running thread's count up to date only at a scheduler tick (every 4 ms here)
  * or a switch, so on its own a 1-ms run reads as 0 or 4 ms. getrusage(RUSAGE_SELF), which is
  * process.cpuUsage(), first adds the calling thread's pending time (the kernel's
- * thread_group_cputime); Node 20 has no per-thread call. Both together cost about 2.5 us
- * (measured here, 100,000 reads).
+ * thread_group_cputime); Node 20 has no per-thread call. Both together cost 6 us in a loop and
+ * about 17 between model runs (issue 14), which is why the C clock comes first where built.
  */
-export function threadCpuSeconds(): number {
+function procThreadCpuSeconds(): number {
   if (clock === undefined) {
     try {
       clock = openSync('/proc/thread-self/schedstat', 'r');
@@ -41,6 +47,15 @@ export function threadCpuSeconds(): number {
   }
 }
 
+/** Loaded once per thread, like every addon; FACEREST_NATIVE=off leaves /proc. */
+const nativeClock = loadAddon<ThreadClock>('facerest_clock').addon;
+
+/** This thread's CPU seconds so far; NaN where neither the C clock nor Linux's /proc is there. */
+export const threadCpuSeconds: () => number = nativeClock ? nativeClock.threadCpuSeconds : procThreadCpuSeconds;
+
+/** Whether this thread can count at all, asked once rather than with a reading per run. */
+const counting = !Number.isNaN(threadCpuSeconds());
+
 let spent: Record<string, number> = {};
 
 /** CPU seconds inside ONNX Runtime on this thread by label since the last call (then reset). */
@@ -59,7 +74,7 @@ export function takeOnnxCpu(): Record<string, number> {
  */
 export async function runCounted(session: ort.InferenceSession, label: string,
   feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
-  if (Number.isNaN(threadCpuSeconds())) return session.run(feeds);
+  if (!counting) return session.run(feeds);
   let start = NaN;
   setImmediate(() => { start = threadCpuSeconds(); });
   const out = await session.run(feeds);
