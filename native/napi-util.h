@@ -1,4 +1,4 @@
-/* What the addons need of N-API: throwing an error, reading a typed array argument, exporting a function. */
+/* What the addons need of N-API: throwing an error, reading the arguments and typed arrays, exporting a function. */
 #ifndef FACEREST_NAPI_UTIL_H
 #define FACEREST_NAPI_UTIL_H
 #include <stdbool.h>
@@ -8,6 +8,12 @@
 static inline napi_value throw_error(napi_env env, const char *message) {
   napi_throw_error(env, NULL, message);
   return NULL;
+}
+
+/* Fills argv with the call's arguments; false unless there are exactly `count` (the caller throws). */
+static inline bool exact_args(napi_env env, napi_callback_info info, napi_value *argv, size_t count) {
+  size_t argc = count;
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == count;
 }
 
 /* Sets exports[name] to a function calling `callback`; returns `exports`. */

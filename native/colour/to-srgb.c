@@ -33,9 +33,8 @@ static int sums_fit(const int32_t *t, size_t length) {
 }
 
 static napi_value to_srgb(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
+  if (!exact_args(env, info, argv, 3)) {
     return throw_error(env, "toSrgb(rgb, products, encode)");
   }
   size_t length, count, levels;

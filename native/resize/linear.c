@@ -56,9 +56,8 @@ static int get_int(napi_env env, napi_value v, int32_t *out) {
  * outW x outH x 3, the image resized to contentW x contentH at its top left, black elsewhere
  * (the detector's letterbox padding). */
 static napi_value resize_linear(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) {
+  if (!exact_args(env, info, argv, 7)) {
     return throw_error(env, "resizeLinear(rgb, width, height, contentW, contentH, outW, outH)");
   }
   size_t length;

@@ -23,9 +23,8 @@ static double level[256];
  * Tensor pixel (u, v) samples image point (a*u + b*v + c, d*u + e*v + f); pixels beyond the
  * image read as black. Planes are element offsets into `out`; with gray, rPlane is the one plane. */
 static napi_value sample_affine(napi_env env, napi_callback_info info) {
-  size_t argc = ARGS;
   napi_value argv[ARGS];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != ARGS) {
+  if (!exact_args(env, info, argv, ARGS)) {
     return throw_error(env, "sampleAffine: expects 22 arguments");
   }
   size_t length, out_length;

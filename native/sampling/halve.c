@@ -11,9 +11,8 @@
 
 /* halveRgb(rgb, width, height, x0, y0, x1, y1): Buffer of ((x1-x0)>>1) x ((y1-y0)>>1) x 3. */
 static napi_value halve_rgb(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) {
+  if (!exact_args(env, info, argv, 7)) {
     return throw_error(env, "halveRgb(rgb, width, height, x0, y0, x1, y1)");
   }
   size_t length;

@@ -50,9 +50,8 @@ static void span_of(const taps *t, int32_t source, int32_t *lo, int32_t *hi) {
 /* shrinkGray(rgb, width, height, xFirst, xCount, xWeights, xSpan, yFirst, yCount, yWeights, ySpan,
  *            out, offset, mean, invStd): out[offset + v * xs + u] for the taps' xs x ys grid. */
 static napi_value shrink_gray(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
   napi_value argv[15];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 15) {
+  if (!exact_args(env, info, argv, 15)) {
     return throw_error(env, "shrinkGray: expects 15 arguments");
   }
   size_t length, out_length;
