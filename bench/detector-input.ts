@@ -12,7 +12,11 @@
  * after and raw alternate photo by photo in one process, so load from other work falls on all
  * alike (their order changes photo by photo). CPU: this thread's, around each whole step (the
  * outputs' way into JavaScript and a padding copy included); the two graph columns as run-cpu.ts
- * counts them. Also checks that after gives before's outputs, to the bit.
+ * counts them. "outputs differ" counts the outputs (photo by photo) where after's are not
+ * before's to the bit: before resizes with antialiasing, as the graph did until round three, and
+ * after with the plain linear Resize up to a 3x shrink (issue 14, round three), so every photo
+ * that is shrunk differs; where neither resizes (YuNet, RetinaFace, most photos for SCRFD), none
+ * may (test/detector-input-graph.test.ts holds the fused input to the bit with the same resize).
  *   node dist/bench/detector-input.js [--rounds 5]
  */
 import { parseArgs } from 'node:util';
