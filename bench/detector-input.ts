@@ -196,4 +196,4 @@ for (const [name, path, mean] of dynamic) {
   const cells = [ms(spent.before), ms(spent.after), ms(spent.raw), ms(spent.before - spent.raw), ms(spent.after - spent.raw)];
   console.log(`| ${name} | ${cells.map((c) => c.toFixed(2)).join(' | ')} | ${differ} |`);
 }
-if (Number.isNaN(threadCpuSeconds())) console.log('(no per-thread CPU clock here: /proc/thread-self/schedstat is missing)');
+if (Number.isNaN(threadCpuSeconds())) console.log('(no per-thread CPU clock here: native/clock/ is not built and /proc/thread-self/schedstat is missing)');

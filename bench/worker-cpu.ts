@@ -3,16 +3,17 @@
  * default pack's models loaded in this process, each photo decoded as the server does
  * (decodeImage at max_size 640; in the server the worker calls sharp itself, whose JavaScript
  * side this leaves out), then what a pool worker runs on it (extractFaces with the server's
- * default query). The thread's CPU
- * (/proc/thread-self/schedstat) minus its CPU inside ONNX Runtime's run (run-cpu.ts) is the
- * figure `npm run bench` calls "worker outside ORT"; the thread's whole CPU (ONNX Runtime's
- * runs included) is printed beside it.
+ * default query). The thread's CPU (run-cpu.ts's threadCpuSeconds) minus its CPU inside ONNX
+ * Runtime's run (run-cpu.ts) is the figure `npm run bench` calls "worker outside ORT"; the
+ * thread's whole CPU (ONNX Runtime's runs included) is printed beside it.
  *
  *   node dist/bench/worker-cpu.js [640] [--base DIST] [--rounds N]
  *
  * 640: the photos re-encoded as JPEGs of at most 640 px (as `npm run bench -- --photos 640`);
  * else the original files. --base: a dist/ tree built from an older commit (copied inside this
- * checkout, e.g. data/base-dist, so that its imports resolve): the two are run interleaved photo
+ * checkout, e.g. data/base-dist, so that its imports resolve; its addons load from
+ * data/native/build, so link data/native to ../native, or it runs on the portable paths, with
+ * ONNX Runtime's Resize counted inside its runs): the two are run interleaved photo
  * by photo, each with its own model sessions, and their outputs compared (boxes, landmarks,
  * embeddings). Then each runs alone for the same photos (twice, in turn), with the process's GC
  * counted (PerformanceObserver 'gc') and the CPU of the process's other threads (V8's helpers,

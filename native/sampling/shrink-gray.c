@@ -90,9 +90,9 @@ static napi_value shrink_gray(napi_env env, napi_callback_info info) {
     float *row = tmp + (size_t)r * (size_t)dw;
     for (int32_t u = 0; u < dw; u++) {
       const float *w = xs.weights + (size_t)u * (size_t)xs.span;
-      const double *src = line + (xs.first[u] - col_lo);
       double acc = 0;
-      for (int32_t k = 0; k < xs.count[u]; k++) acc += (double)w[k] * src[k];
+      /* A column without taps may name a first tap outside the image: not read. */
+      for (int32_t k = 0; k < xs.count[u]; k++) acc += (double)w[k] * line[xs.first[u] - col_lo + k];
       row[u] = (float)acc;
     }
   }
