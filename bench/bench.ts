@@ -11,13 +11,12 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { Worker } from 'node:worker_threads';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
 import { selectModels } from '../models/packs/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
-import { benchPhotos, SHARED } from './photos.js';
+import { benchPhotos, benchPhotosAt, SHARED } from './photos.js';
 import { cpuPerImage, formatSplit, sampleCpu, type CpuSplit } from './server-cpu.js';
 
 const { values: args } = parseArgs({
@@ -42,12 +41,7 @@ const CONCURRENCY = Number(args.concurrency);
 const WORKERS = availableParallelism();
 const MAX_SIZE = 640;
 if (args.photos !== 'original' && args.photos !== '640') throw new Error('--photos must be original or 640');
-const photos = args.photos === '640'
-  ? await Promise.all(benchPhotos().map(async (p) => ({
-    name: p.name,
-    data: await sharp(p.data).rotate().resize(MAX_SIZE, MAX_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer(),
-  })))
-  : benchPhotos();
+const photos = args.photos === '640' ? await benchPhotosAt(MAX_SIZE) : benchPhotos();
 
 interface Phase {
   images_per_s: number;

@@ -8,21 +8,18 @@
  *   as `npm run bench -- --photos 640`)
  */
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import { loadDetector, loadLandmarker, loadRecognizer } from '../models/inference/zoo.js';
 import { openModelFile as openModel } from '../models/inference/onnx/session.js';
 import type { Detection, RgbImage } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
 import { alignmentMap } from '../server/worker/align.js';
-import { benchPhotos } from './photos.js';
+import { benchPhotos, benchPhotosAt } from './photos.js';
 import { FIVE_RULES, fivePoints, Lm68, squareCrop } from './lm68-variants.js';
 import { UltraFaceStudy } from './ultraface-variants.js';
 
 const small = process.argv.includes('640');
-const photos = small
-  ? await Promise.all(benchPhotos().map(async (p) => ({ name: p.name, data: await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer() })))
-  : benchPhotos();
+const photos = small ? await benchPhotosAt(640) : benchPhotos();
 const det = await loadDetector(packModels(DEFAULT_PACK, 'detector')[0]);
 const lmProd = await loadLandmarker(packModels(DEFAULT_PACK, 'landmarks')[0]);
 const rec = await loadRecognizer(packModels(DEFAULT_PACK, 'recognizer')[0]);

@@ -19,7 +19,7 @@ import { decodedSize, decodeImage } from '../server/pipeline/decode.js';
 import { isSrgbProfile } from '../server/pipeline/icc.js';
 import { dctScale, turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { loadConfig } from '../server/config.js';
-import { benchPhotos } from './photos.js';
+import { benchPhotos, benchPhotosAt } from './photos.js';
 import { tjbenchMs } from './tjbench.js';
 
 const MAX = 640;
@@ -50,9 +50,7 @@ async function median(fn: () => Promise<unknown>): Promise<{ cpu: number; main: 
 const ideal = (larger: number) => [8, 4, 2, 1].find((k) => larger / k >= MAX) ?? 1;
 
 const small = process.argv.includes('640');
-const photos = small
-  ? await Promise.all(benchPhotos().map(async (p) => ({ name: p.name, data: await sharp(p.data).rotate().resize(MAX, MAX, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer() })))
-  : benchPhotos();
+const photos = small ? await benchPhotosAt(MAX) : benchPhotos();
 const dir = mkdtempSync(join(tmpdir(), 'decode-set-'));
 const rows: string[] = [];
 let sumSharp = 0, sumMain = 0, sumTjSame = 0, sumTjIdeal = 0, n = 0;

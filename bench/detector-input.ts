@@ -21,7 +21,6 @@
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
 import { dynamicInputSize } from '../models/inference/families/detector-input.js';
 import { resizeAffine, sampleToTensor } from '../models/inference/sampling.js';
@@ -31,17 +30,14 @@ import { DetectorInput, referenceImageToTensorGraph } from '../models/inference/
 import { DEFAULT_PACK, packModels } from '../models/packs/catalog.js';
 import type { RgbImage } from '../models/inference/types.js';
 import { decodeImage } from '../server/pipeline/decode.js';
-import { benchPhotos, SHARED } from './photos.js';
+import { benchPhotosAt, SHARED } from './photos.js';
 import { join } from 'node:path';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(args.rounds);
 
 const images: RgbImage[] = [];
-for (const p of benchPhotos()) {
-  const jpeg = await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer();
-  images.push((await decodeImage(jpeg, 640)).image);
-}
+for (const p of await benchPhotosAt(640)) images.push((await decodeImage(p.data, 640)).image);
 
 interface Pack {
   name: string;

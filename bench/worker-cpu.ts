@@ -23,9 +23,8 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import sharp from 'sharp';
 import { decodeImage, type DecodedImage } from '../server/pipeline/decode.js';
-import { benchPhotos } from './photos.js';
+import { benchPhotos, benchPhotosAt } from './photos.js';
 import type { FaceQuery, FoundFace } from '../server/worker/faces.js';
 
 const args = process.argv.slice(2);
@@ -68,9 +67,7 @@ const QUERY: FaceQuery = {
   maxFaces: 0, budgetMs: 0,
 };
 
-const sources = small
-  ? await Promise.all(benchPhotos().map(async (p) => ({ name: p.name, data: await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer() })))
-  : benchPhotos();
+const sources = small ? await benchPhotosAt(640) : benchPhotos();
 const decoded = await Promise.all(sources.map((p) => decodeImage(p.data, 640)));
 const variants: Variant[] = [];
 for (const [name, root] of roots) variants.push(await variant(name, root));

@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
-import { benchPhotos } from '../bench/photos.js';
+import { benchPhotosAt } from '../bench/photos.js';
 import { clampedAspect } from '../models/inference/families/ultraface.js';
 import { detectorResizeStatus, nativeResize } from '../models/inference/native-resize.js';
 import { loadAddon, type AddonName } from '../native/addons.js';
@@ -29,10 +28,7 @@ const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(
 
 /** The shared photos as the bench sends them (at most 640 px), decoded. */
 async function photos640(): Promise<RgbImage[]> {
-  return Promise.all(benchPhotos().map(async (p) => {
-    const jpeg = await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer();
-    return (await decodeImage(jpeg, 640)).image;
-  }));
+  return Promise.all((await benchPhotosAt(640)).map(async (p) => (await decodeImage(p.data, 640)).image));
 }
 
 /** Random pixels: every level and edge case the photos may not have. */

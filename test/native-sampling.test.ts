@@ -3,14 +3,13 @@
  * addon is built: the aligned faces for the recognizer and face quality (affine.c), the
  * alignment view's halving (halve.c), the landmark model's gray shrink (shrink-gray.c). They must
  * write the same values as the JavaScript loops they replace, to the bit, so every landmark and
- * embedding stays what it was (test/sampling.test.ts checks the halving against its definition). Built by
- * `npm run build`; where it is not, these tests are skipped with one line, except under CI=true,
- * where they fail.
+ * embedding stays what it was (test/sampling.test.ts checks the halving against its definition).
+ * Built by `npm run build`; where it is not, these tests are skipped with one line, except under
+ * CI=true, where they fail.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import sharp from 'sharp';
-import { benchPhotos } from '../bench/photos.js';
+import { benchPhotosAt } from '../bench/photos.js';
 import { faceSamplingStatus, nativeSampling } from '../models/inference/native-sampling.js';
 import { halveRgb, resizeAffine, sampleToTensor, type Affine, type SampleTarget } from '../models/inference/sampling.js';
 import type { RgbImage } from '../models/inference/types.js';
@@ -62,10 +61,7 @@ const LAYOUTS: Omit<SampleTarget, 'out' | 'width' | 'height' | 'offset'>[] = [
 
 /** The shared photos as the bench sends them (at most 640 px), decoded. */
 async function photos640(): Promise<RgbImage[]> {
-  return Promise.all(benchPhotos().map(async (p) => {
-    const jpeg = await sharp(p.data).rotate().resize(640, 640, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 90 }).toBuffer();
-    return (await decodeImage(jpeg, 640)).image;
-  }));
+  return Promise.all((await benchPhotosAt(640)).map(async (p) => (await decodeImage(p.data, 640)).image));
 }
 
 describe('the face crops\' sampling in C', suite, () => {
