@@ -25,6 +25,10 @@ describe('worker messages', () => {
     try {
       const sent = await pool.run({ encoded, plan: await planDecode(encoded, 640) }, FULL_QUERY);
       assert.deepEqual([sent.width, sent.height], [jpeg.length, jpeg.length]);
+      // The same as a Buffer (how protobuf-es reads the bytes of a Buffer body), whose slice() is a view.
+      const asBuffer = Buffer.from(body.buffer).subarray(5 << 20, (5 << 20) + jpeg.length);
+      const sentBuffer = await pool.run({ encoded: asBuffer, plan: await planDecode(asBuffer, 640) }, FULL_QUERY);
+      assert.deepEqual([sentBuffer.width, sentBuffer.height], [jpeg.length, jpeg.length]);
       const decoded = await pool.run({ data: pixels, width: 64, height: 48 }, FULL_QUERY);
       assert.deepEqual([decoded.width, decoded.height], [pixels.length, pixels.length]);
       // Bytes that own their buffer go as they are.

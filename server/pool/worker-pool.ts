@@ -43,9 +43,13 @@ const RESPAWN_MAX_DELAY_MS = 30_000;
 
 export const NO_WORKER_MESSAGE = 'no inference worker is running; retry shortly';
 
-/** The bytes in a buffer of their own (see compact). */
+/**
+ * The bytes in a buffer of their own (see compact). Copied by the Uint8Array constructor: a
+ * Buffer's slice() is a view, so it kept the whole body (protobuf-es reads bytes fields of a
+ * Buffer as Buffers).
+ */
 function own(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
 /**
