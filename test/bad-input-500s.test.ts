@@ -132,4 +132,24 @@ describe('bad input that used to answer 500', () => {
     assert.ok(server.logs().some((l) => l.protocol === 'rest' && l.outcome === 'disconnected'));
     assert.equal((await fetch(`${server.baseUrl}/healthz`)).status, 200);
   });
+
+  it('POST /extract over HTTP/2 whose client resets the stream mid-work is logged as a disconnect, not 200', async () => {
+    // Eight original-size photos: about a second of the models' work; the reset comes well inside it.
+    const image = base64(readFace('deepface/img1.jpg'));
+    const body = JSON.stringify({ images: { data: Array.from({ length: 8 }, () => image) }, max_size: 0 });
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    const stream = session.request({ ':method': 'POST', ':path': '/extract', 'content-type': 'application/json', 'x-request-id': 'h2-legacy-reset' });
+    stream.on('error', () => undefined);
+    stream.end(body);
+    await new Promise((r) => setTimeout(r, 300));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    session.close();
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      line = server.logs().find((l) => l.reqId === 'h2-legacy-reset' && l.msg === 'rest');
+      if (!line) await new Promise((r) => setTimeout(r, 50));
+    }
+    // Before, an HTTP/2 response read as finished once its stream was reset, answered or not.
+    assert.equal(line?.outcome, 'disconnected');
+  });
 });

@@ -22,6 +22,16 @@ import { ENVELOPED_CONTENT_TYPE, EnvelopeScanner, isDataMessage } from './envelo
 export type Request = IncomingMessage | Http2ServerRequest;
 export type Response = ServerResponse | Http2ServerResponse;
 
+/**
+ * Once the response has closed: whether the whole answer went out. On HTTP/2, whether the
+ * stream closed without an error code: its writableFinished is also true once the client has
+ * reset the stream, answered or not, and a gRPC refusal's trailers-only answer goes out on the
+ * stream itself, so the response never reads as ended.
+ */
+export function answered(res: Response): boolean {
+  return 'stream' in res ? res.stream.rstCode === constants.NGHTTP2_NO_ERROR : res.writableFinished;
+}
+
 export interface ExchangeContext {
   budget: BodyBudget;
   maxBodyBytes: number;

@@ -12,6 +12,7 @@ import type { Engine } from '../engine.js';
 import { ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
 import { sendJson, sendRefusal } from '../http/body.js';
+import { answered } from '../http/exchange.js';
 import type { Route } from '../http/listener.js';
 import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
@@ -43,7 +44,7 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Route {
     const start = performance.now();
     res.once('close', () => {
       const seconds = (performance.now() - start) / 1000;
-      const outcome = res.writableFinished ? String(res.statusCode) : 'disconnected';
+      const outcome = answered(res) ? String(res.statusCode) : 'disconnected';
       deps.metrics.request('rest', 'extract', outcome, seconds);
       deps.log.info({ reqId, protocol: 'rest', method: 'extract', outcome, ms: Math.round(seconds * 1000) }, 'rest');
     });
@@ -69,7 +70,7 @@ export function legacyExtractRoute(deps: LegacyRouteDeps): Route {
       return sendRefusal(res, early);
     }
     const gone = new AbortController();
-    res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client disconnected')); });
+    res.once('close', () => { if (!answered(res)) gone.abort(new Error('client disconnected')); });
     handleExtract(engine.extractor, req, res, deps, { reqId, signal: gone.signal }).catch((err: Error) => {
       if (gone.signal.aborted || res.destroyed || req.destroyed || err.message === 'aborted') {
         deps.log.debug({ reqId, err }, 'client went away');

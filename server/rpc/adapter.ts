@@ -6,7 +6,8 @@
  * before its interceptors saw the key. And every body is checked on its way into Connect
  * (body-guard.ts), so that decoding it costs no more than the limits allow. Built from
  * connect-node's public pieces (createConnectRouter, universalRequestFromNodeRequest,
- * universalResponseToNodeResponse); nothing of Connect is patched.
+ * universalResponseToNodeResponse); nothing of Connect is patched. Plain unary gRPC calls of the
+ * methods named `direct` are served beside Connect, past the same gate (grpc-direct.ts).
  */
 import {
   createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions,
@@ -14,6 +15,7 @@ import {
 import {
   compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse,
 } from '@connectrpc/connect-node';
+import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import type { Logger } from 'pino';
 import { FaceService } from '../../gen/facerest/v1/face_service_pb.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
@@ -21,10 +23,12 @@ import type { Limits } from '../config.js';
 import { codeName, type ServiceError } from '../errors.js';
 import type { ApiKeys } from '../http/auth.js';
 import type { Route } from '../http/listener.js';
+import { answered } from '../http/exchange.js';
 import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
+import { serveDirect, takesDirectPath, type DirectMethod } from './grpc-direct.js';
 import { countRefusal, protocolOf, recordRpc, requestEnded, RPC_CALL, type RpcCall } from './interceptor.js';
 import { sendRpcRefusal } from './refusal.js';
 
@@ -36,10 +40,17 @@ export interface RpcGate {
   log: Logger;
 }
 
-export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void }, gate: RpcGate): Route {
+export interface RpcOptions extends ConnectRouterOptions {
+  routes: (router: ConnectRouter) => void;
+  /** Unary methods whose plain gRPC calls skip Connect (grpc-direct.ts); their routes stay for every other call. */
+  direct?: DirectMethod[];
+}
+
+export function rpcAdapter(options: RpcOptions, gate: RpcGate): Route {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const directs = new Map((options.direct ?? []).map((d) => [`/${d.method.parent.typeName}/${d.method.name}`, d]));
   const { keys, admission, limits, metrics, log } = gate;
 
   return (req, res, reqId) => {
@@ -53,7 +64,7 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
       reqId, protocol: protocolOf(req.headers['content-type']), method: handler.method.name, started: performance.now(),
     };
     // One log line and the metrics per call, once its answer is out (or the client gone).
-    res.once('close', () => recordRpc(gate, call, res.writableFinished));
+    res.once('close', () => recordRpc(gate, call, answered(res)));
     const unary = handler.method.methodKind === 'unary';
     const refused = (err: ServiceError) => {
       countRefusal(metrics, err);
@@ -70,22 +81,34 @@ export function rpcAdapter(options: ConnectRouterOptions & { routes: (router: Co
       return;
     }
 
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
-    // The body is read here rather than through Connect's reader, which destroys the request
-    // when it stops early: a refusal must leave the connection able to carry its answer.
-    const source = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-    // A stream's refusal reaches the interceptor as the stream's error and its outcome is set
-    // there; a unary message is decoded before the interceptor runs, so it is set here.
-    const body = guardBody(source, uReq.header, handler.method.input, limits,
-      (err) => (unary ? refused(err) : countRefusal(metrics, err)));
-    handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
-      .catch((reason: unknown) => {
-        if (res.destroyed || requestEnded(reason, uReq.signal)) {
-          log.debug({ reqId, method: handler.method.name, err: reason }, 'client went away');
-        } else {
-          log.error({ reqId, method: handler.method.name, err: reason }, 'internal error');
-        }
-      });
+    const viaConnect = (
+      // The body is read here rather than through Connect's reader, which destroys the request
+      // when it stops early: a refusal must leave the connection able to carry its answer.
+      source = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>,
+    ) => {
+      const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+      // A stream's refusal reaches the interceptor as the stream's error and its outcome is set
+      // there; a unary message is decoded before the interceptor runs, so it is set here.
+      const body = guardBody(source, uReq.header, handler.method.input, limits,
+        (err) => (unary ? refused(err) : countRefusal(metrics, err)));
+      handler({ ...uReq, body, contextValues: createContextValues().set(RPC_CALL, call) })
+        .then((uRes) => universalResponseToNodeResponse(uRes, res))
+        .catch((reason: unknown) => failed(reason, uReq.signal));
+    };
+    const failed = (reason: unknown, signal?: AbortSignal) => {
+      if (res.destroyed || requestEnded(reason, signal)) {
+        log.debug({ reqId, method: handler.method.name, err: reason }, 'client went away');
+      } else {
+        log.error({ reqId, method: handler.method.name, err: reason }, 'internal error');
+      }
+    };
+
+    const direct = directs.get(handler.requestPath);
+    if (direct && res instanceof Http2ServerResponse && takesDirectPath(req as Http2ServerRequest)) {
+      serveDirect(direct, req as Http2ServerRequest, res, call, { limits, log }, viaConnect)
+        .catch((reason: unknown) => failed(reason));
+    } else {
+      viaConnect();
+    }
   };
 }

@@ -50,7 +50,7 @@ function framingOf(header: Headers): Framing | undefined {
 }
 
 /** One message's checks: a prescan while it arrives, the full walk once it is complete. */
-class MessageCheck {
+export class MessageCheck {
   private readonly prescan: { write(chunk: Uint8Array): void };
 
   constructor(private readonly input: DescMessage, private readonly json: boolean, private readonly limits: Limits) {

@@ -2,12 +2,13 @@
 import { create } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import {
-  FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole, type VerifyRequest, type VerifyResponse,
+  ExtractRequestSchema, ExtractResponseSchema, FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole, type VerifyRequest, type VerifyResponse,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
 import { ServiceError, toConnectError } from '../errors.js';
 import type { Call } from '../pipeline/extract.js';
+import type { DirectMethod } from './grpc-direct.js';
 import { RPC_CALL } from './interceptor.js';
 
 /** The call as the Extractor knows it: its request id (set by the adapter) and its end. */
@@ -33,19 +34,25 @@ function modelInfo(m: ModelDescription) {
   });
 }
 
-/**
- * `engine()` gives the loaded engine, or undefined while the models are still loading; Verify
- * is the gallery's (server/rpc/gallery-service.ts).
- */
+/** `engine()` gives the loaded engine, or undefined while the models are still loading. */
+function readyEngine(engine: () => Engine | undefined): Engine {
+  const e = engine();
+  if (!e) throw new ServiceError('unavailable', 'the models are still loading; retry shortly');
+  return e;
+}
+
+/** Extract, as Connect's route and the direct gRPC path (grpc-direct.ts) both run it. */
+export function extractMethod(engine: () => Engine | undefined): DirectMethod<typeof ExtractRequestSchema, typeof ExtractResponseSchema> {
+  return { method: FaceService.method.extract, serve: (req, call) => readyEngine(engine).extractor.extract(req, call) };
+}
+
+/** Verify is the gallery's (server/rpc/gallery-service.ts). */
 export function faceServiceRoutes(engine: () => Engine | undefined, version: string,
   verify: (req: VerifyRequest, context: HandlerContext) => Promise<VerifyResponse>) {
-  const ready = (): Engine => {
-    const e = engine();
-    if (!e) throw toConnectError(new ServiceError('unavailable', 'the models are still loading; retry shortly'));
-    return e;
-  };
+  const ready = () => readyEngine(engine);
+  const extract = extractMethod(engine);
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req, context) => mapErrors(() => ready().extractor.extract(req, callOf(context))),
+    extract: (req, context) => mapErrors(() => extract.serve(req, callOf(context))),
     async *extractStream(requests, context) {
       yield* mapStreamErrors(ready().extractor.extractStream(requests, callOf(context)));
     },

@@ -28,6 +28,8 @@ export interface RpcCall {
   started: number;
   /** 'ok', 'canceled', or the code's name (resource_exhausted); the first one decided wins. */
   outcome?: string;
+  /** Served by the direct gRPC path (grpc-direct.ts) rather than Connect's; said in the log line. */
+  direct?: boolean;
 }
 
 export const RPC_CALL = createContextKey<RpcCall | undefined>(undefined, { description: 'the RPC being served' });
@@ -41,7 +43,7 @@ export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall
   const outcome = delivered ? call.outcome ?? 'canceled' : 'disconnected';
   const seconds = (performance.now() - call.started) / 1000;
   deps.metrics.request(protocol, method, outcome, seconds);
-  deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000) }, 'rpc');
+  deps.log.info({ reqId, protocol, method, outcome, ms: Math.round(seconds * 1000), ...(call.direct ? { direct: true } : {}) }, 'rpc');
 }
 
 /**
@@ -50,10 +52,10 @@ export function recordRpc(deps: { metrics: Metrics; log: Logger }, call: RpcCall
  */
 const ENDED_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ERR_HTTP2_STREAM_ERROR', 'ERR_STREAM_DESTROYED']);
 
-export function requestEnded(err: unknown, signal: AbortSignal): boolean {
+export function requestEnded(err: unknown, signal?: AbortSignal): boolean {
   const connectErr = ConnectError.from(err);
   const node = (connectErr.cause ?? err) as NodeJS.ErrnoException | undefined;
-  return signal.aborted || ENDED_CODES.has(node?.code ?? '') || node?.message === 'aborted'
+  return signal?.aborted === true || ENDED_CODES.has(node?.code ?? '') || node?.message === 'aborted'
     || connectErr.code === Code.Aborted || connectErr.code === Code.Canceled;
 }
 
@@ -62,30 +64,36 @@ export function countRefusal(metrics: Metrics, err: ServiceError): void {
   if (err.kind === 'overloaded' || err.kind === 'limit' || err.kind === 'unauthenticated') metrics.reject(err.kind);
 }
 
+/**
+ * The error a failed call answers with, its outcome set on `call`: a refusal keeps its code and
+ * words; a request its client left, or the server ended for stalling (its body timeout), is
+ * 'canceled', not an internal error; anything else is logged with its stack and answered as
+ * INTERNAL with the request id only.
+ */
+export function failedCall(log: Logger, call: RpcCall, signal: AbortSignal, err: unknown): ConnectError {
+  const { reqId, method } = call;
+  const converted = toConnectError(err);
+  const known = converted instanceof ConnectError ? converted : undefined;
+  if (!known && requestEnded(err, signal)) {
+    log.debug({ reqId, method, err }, 'request ended before its answer');
+    call.outcome ??= 'canceled';
+    return new ConnectError('request ended', Code.Canceled);
+  }
+  if (!known) log.error({ reqId, method, err }, 'internal error');
+  const answer = known ?? new ConnectError(`internal error (request id ${reqId})`, Code.Internal);
+  call.outcome ??= codeName(answer.code);
+  return answer;
+}
+
 export function observeRpcs(deps: { keys: ApiKeys; metrics: Metrics; log: Logger }): Interceptor {
   const { keys, metrics, log } = deps;
   return (next) => async (req) => {
-    const method = req.method.name;
     // The adapter gives every call its record; in-process callers without one get their own.
     const call = req.contextValues.get(RPC_CALL) ?? {
-      reqId: req.header.get('x-request-id') ?? '', protocol: protocolOf(req.header.get('content-type')), method, started: performance.now(),
+      reqId: req.header.get('x-request-id') ?? '', protocol: protocolOf(req.header.get('content-type')), method: req.method.name, started: performance.now(),
     };
-    const reqId = call.reqId;
     const finish = (outcome: string) => { call.outcome ??= outcome; };
-    const fail = (err: unknown): ConnectError => {
-      const known = err instanceof ConnectError ? err : undefined;
-      // A stream the client left, or the server ended for stalling (its body timeout), breaks
-      // the handler's read of the request: that is the client's doing, not an internal error.
-      if (!known && requestEnded(err, req.signal)) {
-        log.debug({ reqId, method, err }, 'request ended before its answer');
-        finish('canceled');
-        return new ConnectError('request ended', Code.Canceled);
-      }
-      if (!known) log.error({ reqId, method, err }, 'internal error');
-      const answer = known ?? new ConnectError(`internal error (request id ${reqId})`, Code.Internal);
-      finish(codeName(answer.code));
-      return answer;
-    };
+    const fail = (err: unknown): ConnectError => failedCall(log, call, req.signal, err);
     try {
       // Health checks stay open, as /healthz does: orchestrators' probes carry no keys.
       if (req.service.typeName !== Health.typeName && !keys.allows(req.header.get('authorization'), req.header.get('x-api-key'))) {
