@@ -18,6 +18,15 @@ export const isDataMessage = (flags: number): boolean => (flags & END_OF_STREAM_
 
 export const ENVELOPED_CONTENT_TYPE = /^application\/(grpc|connect\+)/i;
 
+/** `message` in its envelope: the 5-byte prefix, then the message. */
+export function enveloped(message: Uint8Array, flags = 0): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = flags;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
 export class EnvelopeScanner {
   private readonly prefix = Buffer.alloc(5);
   private prefixBytes = 0;

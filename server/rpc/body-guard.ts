@@ -12,6 +12,7 @@ import { brotliDecompress, gunzip } from 'node:zlib';
 import type { DescMessage } from '@bufbuild/protobuf';
 import type { Limits } from '../config.js';
 import { ServiceError, toConnectError } from '../errors.js';
+import { enveloped } from '../http/envelope.js';
 import { bodyTooLarge } from '../http/preflight.js';
 import { jsonBudget, wireBudget } from '../parse/budgets.js';
 import { JsonScanner } from '../parse/json-scan.js';
@@ -150,10 +151,7 @@ async function* finishEnvelope(e: Envelope, framing: Framing, limits: Limits): A
     message = await decompress(framing.encoding, message, limits.maxBodyBytes);
   }
   e.check.end(message, !compressed);
-  const out = Buffer.alloc(5);
-  out[0] = e.flags & ~1;
-  out.writeUInt32BE(message.length, 1);
-  yield Buffer.concat([out, message]);
+  yield enveloped(message, e.flags & ~1);
 }
 
 async function* envelopes(body: AsyncIterable<Uint8Array>, framing: Framing, input: DescMessage, limits: Limits): AsyncGenerator<Uint8Array> {

@@ -9,8 +9,8 @@
  *
  * Only the common case is taken. Any other body (compressed or oversized envelopes, extra or
  * missing messages, a message the checks refuse or protobuf-es cannot read) is handed to the
- * Connect path with the bytes read so far, so every refusal keeps Connect's words and codes;
- * so are calls with a malformed grpc-timeout. The answer's headers and trailers are Connect's
+ * Connect path with the bytes read so far (its checks then run again, on that path only), so
+ * every refusal keeps Connect's words and codes; so are calls with a malformed grpc-timeout. The answer's headers and trailers are Connect's
  * (test/grpc-direct.test.ts compares the two paths on the wire).
  */
 import { fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
@@ -20,6 +20,7 @@ import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grp
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
+import { enveloped } from '../http/envelope.js';
 import { answered } from '../http/exchange.js';
 import type { Call } from '../pipeline/extract.js';
 import { MessageCheck } from './body-guard.js';
@@ -95,14 +96,6 @@ function decoded<I extends DescMessage>(input: I, message: Uint8Array | undefine
   }
 }
 
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(ENVELOPE_HEAD + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, ENVELOPE_HEAD);
-  return out;
-}
-
 const CONTENT_TYPE = 'application/grpc+proto';
 
 /** The call's grpc-timeout, read as Connect reads it (no upper bound is configured). */
@@ -153,6 +146,6 @@ export async function serveDirect(
   if (res.destroyed) return;
   res.writeHead(200, { 'content-type': CONTENT_TYPE });
   res.addTrailers(Object.fromEntries(trailer));
-  if (answer) res.end(frame(answer));
+  if (answer) res.end(enveloped(answer));
   else res.end();
 }

@@ -10,6 +10,7 @@ import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { Code } from '@connectrpc/connect';
 import { codeName, refusalHeaders, type ServiceError } from '../errors.js';
 import { sendJson } from '../http/body.js';
+import { enveloped } from '../http/envelope.js';
 
 /** The Connect protocol's HTTP status for the codes refusals use. */
 const CONNECT_STATUS: Partial<Record<Code, number>> = {
@@ -18,6 +19,9 @@ const CONNECT_STATUS: Partial<Record<Code, number>> = {
   [Code.ResourceExhausted]: 429,
   [Code.Unavailable]: 503,
 };
+
+/** The flag of the Connect protocol's end-of-stream message. */
+const CONNECT_END_STREAM = 0b10;
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -34,11 +38,7 @@ export function sendRpcRefusal(req: Req, res: Res, err: ServiceError): void {
   const error = { code: codeName(code), message: err.message };
   if (type.startsWith('application/connect+')) {
     const metadata = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]]));
-    const end = Buffer.from(JSON.stringify({ error, metadata }));
-    const head = Buffer.alloc(5);
-    head[0] = 0b10; // end of stream
-    head.writeUInt32BE(end.length, 1);
-    return respond(res, 200, { 'content-type': type, ...extra }, Buffer.concat([head, end]));
+    return respond(res, 200, { 'content-type': type, ...extra }, enveloped(Buffer.from(JSON.stringify({ error, metadata })), CONNECT_END_STREAM));
   }
   const status = CONNECT_STATUS[code] ?? 500;
   if (res instanceof Http2ServerResponse) {
