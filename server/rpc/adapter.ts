@@ -28,7 +28,7 @@ import { declaredTooLarge, missingKey } from '../http/preflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from '../pipeline/admission.js';
 import { guardBody } from './body-guard.js';
-import { serveDirect, takesDirectPath, type DirectMethod } from './grpc-direct.js';
+import { directCall, serveDirect, type DirectMethod } from './grpc-direct.js';
 import { countRefusal, protocolOf, recordRpc, requestEnded, RPC_CALL, type RpcCall } from './interceptor.js';
 import { sendRpcRefusal } from './refusal.js';
 
@@ -104,8 +104,9 @@ export function rpcAdapter(options: RpcOptions, gate: RpcGate): Route {
     };
 
     const direct = directs.get(handler.requestPath);
-    if (direct && res instanceof Http2ServerResponse && takesDirectPath(req as Http2ServerRequest)) {
-      serveDirect(direct, req as Http2ServerRequest, res, call, { limits, log }, viaConnect)
+    const directly = direct && res instanceof Http2ServerResponse ? directCall(req as Http2ServerRequest) : undefined;
+    if (direct && directly) {
+      serveDirect(direct, req as Http2ServerRequest, res as Http2ServerResponse, directly, call, { limits, log }, viaConnect)
         .catch((reason: unknown) => failed(reason));
     } else {
       viaConnect();

@@ -98,27 +98,31 @@ function decoded<I extends DescMessage>(input: I, message: Uint8Array | undefine
 
 const CONTENT_TYPE = 'application/grpc+proto';
 
-/** The call's grpc-timeout, read as Connect reads it (no upper bound is configured). */
-function timeoutOf(req: Http2ServerRequest) {
-  const value = req.headers['grpc-timeout'];
-  return parseTimeout(Array.isArray(value) ? value.join(', ') : value ?? null, Number.MAX_SAFE_INTEGER);
+/** What the direct path needs from a call's headers: its grpc-timeout, in ms if it has one. */
+export interface DirectCall {
+  timeoutMs?: number;
 }
 
-/** Whether the request is one the direct path takes, from its headers alone. */
-export function takesDirectPath(req: Http2ServerRequest): boolean {
+/**
+ * The call as the direct path takes it, judged from its headers alone, or undefined when it is
+ * Connect's. The grpc-timeout is read as Connect reads it (no upper bound is configured); a
+ * malformed one is Connect's to refuse.
+ */
+export function directCall(req: Http2ServerRequest): DirectCall | undefined {
   const type = req.headers['content-type'];
   const encoding = req.headers['grpc-encoding'];
-  return req.method === 'POST' && (type === 'application/grpc' || type === CONTENT_TYPE)
-    && (encoding === undefined || encoding === 'identity')
-    && timeoutOf(req).error === undefined;
+  if (req.method !== 'POST' || (type !== 'application/grpc' && type !== CONTENT_TYPE)) return undefined;
+  if (encoding !== undefined && encoding !== 'identity') return undefined;
+  const value = req.headers['grpc-timeout'];
+  const timeout = parseTimeout(Array.isArray(value) ? value.join(', ') : value ?? null, Number.MAX_SAFE_INTEGER);
+  return timeout.error ? undefined : { timeoutMs: timeout.timeoutMs };
 }
 
 export async function serveDirect(
-  direct: DirectMethod, req: Http2ServerRequest, res: Http2ServerResponse, call: RpcCall,
+  direct: DirectMethod, req: Http2ServerRequest, res: Http2ServerResponse, { timeoutMs }: DirectCall, call: RpcCall,
   deps: { limits: Limits; log: Logger }, handOver: HandOver,
 ): Promise<void> {
   // The deadline runs from the request's arrival, as Connect's does.
-  const { timeoutMs } = timeoutOf(req);
   const deadline = timeoutMs === undefined ? undefined : createDeadlineSignal(timeoutMs);
   const ends = createLinkedAbortController(deadline?.signal);
   res.once('close', () => { if (!answered(res)) ends.abort(new ConnectError('the client ended the call', Code.Canceled)); });
