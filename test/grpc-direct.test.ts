@@ -1,6 +1,6 @@
 /**
- * Plain unary gRPC calls of Extract are served without Connect's per-call machinery
- * (server/rpc/grpc-direct.ts); every other shape of call goes to Connect. Both must answer
+ * Plain unary gRPC calls of Extract, Identify and Verify are served without Connect's per-call
+ * machinery (server/rpc/grpc-direct.ts); every other shape of call goes to Connect. Both must answer
  * alike: the same message for the same request, and Connect's codes and words for every body
  * the direct path hands over. Which path served a call is read from its `rpc` log line.
  */
@@ -8,12 +8,16 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FaceGrpcClient } from '../clients/node/grpc-client.js';
-import { ExtractRequestSchema, ExtractResponseSchema } from '../gen/facerest/v1/face_service_pb.js';
+import { ExtractRequestSchema, ExtractResponseSchema, VerifyResponseSchema } from '../gen/facerest/v1/face_service_pb.js';
+import { GalleryService, IdentifyResponseSchema } from '../gen/facerest/v1/gallery_service_pb.js';
 import { sleep } from './helpers/attack.js';
-import { BBT, readFace } from './helpers/data.js';
+import { BBT, readFace, readShared } from './helpers/data.js';
 import { metricValue, scrape } from './helpers/metrics.js';
 import { envelope, grpcStatusOf, h2Call } from './helpers/raw.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -25,21 +29,26 @@ const requestBytes = (files: string[]) => toBinary(ExtractRequestSchema, create(
   images: files.map((f) => ({ data: readFace(f) })), options: { maxSize: 640 },
 }));
 
+/** The `rpc` log line of the call whose answer carried `reqId`. */
+async function rpcLine(server: TestServer, reqId: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const line = server.logs().find((l) => l.msg === 'rpc' && l.reqId === reqId);
+    if (line) return line;
+    await sleep(20);
+  }
+  throw new Error(`no rpc log line for ${reqId}`);
+}
+
+/** grpc-js compresses its requests with gzip when asked (grpc-encoding: gzip): Connect's path. */
+const gzippedClient = (server: TestServer) =>
+  new FaceGrpcClient(server.address, undefined, { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
+
 describe('the direct gRPC path', () => {
   let server: TestServer;
+  const rpcLineOf = (reqId: string) => rpcLine(server, reqId);
 
   before(async () => { server = await startServer(); });
   after(async () => { await server.stop(); });
-
-  /** The `rpc` log line of the call whose answer carried `reqId`. */
-  async function rpcLine(reqId: string): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 100; i++) {
-      const line = server.logs().find((l) => l.msg === 'rpc' && l.reqId === reqId);
-      if (line) return line;
-      await sleep(20);
-    }
-    throw new Error(`no rpc log line for ${reqId}`);
-  }
 
   it('serves a grpc-js call directly and answers what Connect answers for a gzipped one', async () => {
     const files = [BBT[0], 'deepface/img1.jpg', BBT[2]];
@@ -47,17 +56,16 @@ describe('the direct gRPC path', () => {
     // A broken image fails alone on both paths.
     images.splice(1, 0, { data: Buffer.from('not an image at all') });
     const plain = new FaceGrpcClient(server.address);
-    // grpc-js compresses its requests with gzip when asked (grpc-encoding: gzip): Connect's path.
-    const gzipped = new FaceGrpcClient(server.address, undefined, { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip });
+    const gzipped = gzippedClient(server);
     try {
       const direct = await plain.extract({ images, options: { maxSize: 640 } }, { metadata: { 'x-request-id': 'direct-1' } });
       const viaConnect = await gzipped.extract({ images, options: { maxSize: 640 } }, { metadata: { 'x-request-id': 'connect-1' } });
       assert.deepEqual(direct.results.map((r) => r.faces.length), [4, 0, 1, 5]);
       assert.match(direct.results[1].error?.message ?? '', /not a known image format/);
       assert.deepEqual(Buffer.from(toBinary(ExtractResponseSchema, direct)), Buffer.from(toBinary(ExtractResponseSchema, viaConnect)));
-      assert.equal((await rpcLine('direct-1')).direct, true);
-      assert.equal((await rpcLine('connect-1')).direct, undefined);
-      assert.equal((await rpcLine('direct-1')).outcome, 'ok');
+      assert.equal((await rpcLineOf('direct-1')).direct, true);
+      assert.equal((await rpcLineOf('connect-1')).direct, undefined);
+      assert.equal((await rpcLineOf('direct-1')).outcome, 'ok');
     } finally {
       plain.close();
       gzipped.close();
@@ -81,7 +89,7 @@ describe('the direct gRPC path', () => {
       assert.equal(trailers['grpc-status'], '0');
       const answer = Buffer.concat(chunks);
       assert.equal(answer.readUInt32BE(1), answer.length - 5);
-      assert.equal((await rpcLine('pieces-1')).direct, true);
+      assert.equal((await rpcLineOf('pieces-1')).direct, true);
     } finally {
       session.close();
     }
@@ -90,7 +98,7 @@ describe('the direct gRPC path', () => {
   it('ends a call past its grpc-timeout with DEADLINE_EXCEEDED', async () => {
     const answer = await h2Call(server.port, { ...GRPC, 'grpc-timeout': '1n', 'x-request-id': 'deadline-1' }, envelope(requestBytes([BBT[1]])));
     assert.deepEqual(grpcStatusOf(answer), { status: '4', message: 'the operation timed out' });
-    const line = await rpcLine('deadline-1');
+    const line = await rpcLineOf('deadline-1');
     assert.equal(line.direct, true);
     assert.equal(line.outcome, 'deadline_exceeded');
   });
@@ -115,7 +123,7 @@ describe('the direct gRPC path', () => {
       const reqId = `handed-${name.replace(/\W+/g, '-')}`;
       const answer = await h2Call(server.port, { ...GRPC, ...headers, 'x-request-id': reqId }, body);
       assert.deepEqual(grpcStatusOf(answer), { status, message });
-      assert.equal((await rpcLine(reqId)).direct, undefined);
+      assert.equal((await rpcLineOf(reqId)).direct, undefined);
     });
   }
 
@@ -141,10 +149,10 @@ describe('the direct gRPC path', () => {
     // Half a message, then a reset: a disconnect (before, an HTTP/2 stream reset by its client
     // read as answered, and this was counted 'canceled').
     await leave('left-mid-message', whole.subarray(0, 3000), false, 100);
-    assert.equal((await rpcLine('left-mid-message')).outcome, 'disconnected');
+    assert.equal((await rpcLineOf('left-mid-message')).outcome, 'disconnected');
     // A whole message is the direct path's; its client leaves while the photos are in the models.
     await leave('left-mid-answer', whole, true, 200);
-    const midAnswer = await rpcLine('left-mid-answer');
+    const midAnswer = await rpcLineOf('left-mid-answer');
     assert.equal(midAnswer.outcome, 'disconnected');
     assert.equal(midAnswer.direct, true);
 
@@ -158,5 +166,65 @@ describe('the direct gRPC path', () => {
     const text = await scrape(server.baseUrl);
     assert.equal(metricValue(text, 'facerest_requests_total', { protocol: 'grpc', method: 'Extract', outcome: 'ok' }), before + 1);
     assert.equal(metricValue(text, 'facerest_requests_total', { protocol: 'grpc', method: 'Extract', outcome: 'disconnected' }), 2);
+  });
+});
+
+describe('the direct gRPC path for the gallery\'s photo calls', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'facerest-direct-keys-'));
+  const ADMIN = 'direct-admin-key-0123456789';
+  const SHOP = 'direct-shop-key-0123456789';
+  const as = (key: string, reqId: string) => ({ metadata: { authorization: `Bearer ${key}`, 'x-request-id': reqId } });
+  const cast = (who: string, n: number) => readShared('faces', 'face-api.js', 'examples', 'images', who, `${who}${n}.png`);
+  let server: TestServer;
+  let plain: FaceGrpcClient;
+  let gzipped: FaceGrpcClient;
+  before(async () => {
+    writeFileSync(join(dir, 'keys'), `${ADMIN}\n${SHOP} collections=shop\n`);
+    server = await startServer({ FACEREST_API_KEYS_FILE: join(dir, 'keys'), FACEREST_DATA_DIR: join(dir, 'data') });
+    plain = new FaceGrpcClient(server.address);
+    gzipped = gzippedClient(server);
+    await plain.call(GalleryService.method.createCollection, { name: 'office' }, as(ADMIN, 'setup-1'));
+    await plain.call(GalleryService.method.enroll, { collection: 'office', subject: 'amy', images: [{ data: cast('amy', 1) }] }, as(ADMIN, 'setup-2'));
+  });
+  after(async () => {
+    plain.close();
+    gzipped.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves Identify and Verify directly, with the answers Connect gives', async () => {
+    const identify = { collection: 'office', images: [{ data: cast('amy', 2) }, { data: Buffer.from('not an image') }], topK: 2 };
+    const direct = await plain.call(GalleryService.method.identify, identify, as(ADMIN, 'identify-direct'));
+    const viaConnect = await gzipped.call(GalleryService.method.identify, identify, as(ADMIN, 'identify-connect'));
+    assert.equal(direct.results[0].faces[0].matches[0].subject, 'amy');
+    assert.match(direct.results[1].error?.message ?? '', /not a known image format/);
+    assert.deepEqual(Buffer.from(toBinary(IdentifyResponseSchema, direct)), Buffer.from(toBinary(IdentifyResponseSchema, viaConnect)));
+    assert.equal((await rpcLine(server, 'identify-direct')).direct, true);
+    assert.equal((await rpcLine(server, 'identify-connect')).direct, undefined);
+
+    const verify = { a: { input: { case: 'image' as const, value: { data: cast('amy', 3) } } }, b: { input: { case: 'image' as const, value: { data: cast('amy', 4) } } } };
+    const same = await plain.verify(verify, as(ADMIN, 'verify-direct'));
+    assert.equal(same.same, true);
+    assert.deepEqual(Buffer.from(toBinary(VerifyResponseSchema, same)),
+      Buffer.from(toBinary(VerifyResponseSchema, await gzipped.verify(verify, as(ADMIN, 'verify-connect')))));
+    assert.equal((await rpcLine(server, 'verify-direct')).direct, true);
+  });
+
+  it('refuses on the direct path as Connect does: a collection outside the key\'s scope, one that does not exist', async () => {
+    const refusal = async (client: FaceGrpcClient, collection: string, key: string, reqId: string) => {
+      const err = await client.call(GalleryService.method.identify, { collection, images: [{ data: cast('amy', 2) }] }, as(key, reqId))
+        .then(() => undefined, (e: grpc.ServiceError) => e);
+      return err && `${grpc.status[err.code]}: ${err.details}`;
+    };
+    const outside = await refusal(plain, 'office', SHOP, 'scope-direct');
+    assert.match(outside ?? '', /^PERMISSION_DENIED: this API key may not use collection 'office'/);
+    assert.equal(outside, await refusal(gzipped, 'office', SHOP, 'scope-connect'));
+    const missing = await refusal(plain, 'nowhere', ADMIN, 'missing-direct');
+    assert.match(missing ?? '', /^NOT_FOUND: .*nowhere/);
+    assert.equal(missing, await refusal(gzipped, 'nowhere', ADMIN, 'missing-connect'));
+    const line = await rpcLine(server, 'scope-direct');
+    assert.equal(line.direct, true);
+    assert.equal(line.outcome, 'permission_denied');
   });
 });

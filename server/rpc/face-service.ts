@@ -1,18 +1,14 @@
 /** facerest.v1.FaceService handlers: thin, everything happens in the Extractor. */
 import { create } from '@bufbuild/protobuf';
-import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import type { ConnectRouter } from '@connectrpc/connect';
 import {
-  ExtractRequestSchema, ExtractResponseSchema, FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole, type VerifyRequest, type VerifyResponse,
+  ExtractRequestSchema, ExtractResponseSchema, FaceService, InfoResponseSchema, ModelInfoSchema, ModelRole, type VerifyRequestSchema,
+  type VerifyResponseSchema,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
 import { ServiceError, toConnectError } from '../errors.js';
-import type { Call } from '../pipeline/extract.js';
-import type { DirectMethod } from './grpc-direct.js';
-import { RPC_CALL } from './interceptor.js';
-
-/** The call as the Extractor knows it: its request id (set by the adapter) and its end. */
-const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
+import { callOf, headerOf, type DirectMethod } from './grpc-direct.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,
@@ -48,16 +44,16 @@ export function extractMethod(engine: () => Engine | undefined): DirectMethod<ty
 
 /** Verify is the gallery's (server/rpc/gallery-service.ts). */
 export function faceServiceRoutes(engine: () => Engine | undefined, version: string,
-  verify: (req: VerifyRequest, context: HandlerContext) => Promise<VerifyResponse>) {
+  verify: DirectMethod<typeof VerifyRequestSchema, typeof VerifyResponseSchema>) {
   const ready = () => readyEngine(engine);
   const extract = extractMethod(engine);
   return (router: ConnectRouter) => router.service(FaceService, {
-    extract: (req, context) => mapErrors(() => extract.serve(req, callOf(context))),
+    extract: (req, context) => mapErrors(() => extract.serve(req, callOf(context), headerOf(context))),
     async *extractStream(requests, context) {
       yield* mapStreamErrors(ready().extractor.extractStream(requests, callOf(context)));
     },
     info: () => create(InfoResponseSchema, { version, models: ready().models.map(modelInfo) }),
-    verify,
+    verify: (req, context) => verify.serve(req, callOf(context), headerOf(context)),
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * The common unary gRPC call, served without Connect's per-call machinery: HTTP/2, protobuf
- * messages, no compression, one complete message in the body. Connect builds a handler context,
+ * messages, no compression, one complete message in the body. The methods that carry photos
+ * (Extract, Identify, Verify) are served so; server/app.ts names them. Connect builds a handler context,
  * linked abort signals and a pipeline of async iterables for every call, whatever its shape;
  * under gRPC load that cost the main thread about 0.8 ms a photo more than the legacy REST route
  * and kept V8's compiler busy recompiling the closures involved (bench/throughput-history.md,
@@ -14,7 +15,7 @@
  * (test/grpc-direct.test.ts compares the two paths on the wire).
  */
 import { fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import { createDeadlineSignal, createLinkedAbortController } from '@connectrpc/connect/protocol';
 import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -24,13 +25,22 @@ import { enveloped } from '../http/envelope.js';
 import { answered } from '../http/exchange.js';
 import type { Call } from '../pipeline/extract.js';
 import { MessageCheck } from './body-guard.js';
-import { failedCall, type RpcCall } from './interceptor.js';
+import { failedCall, RPC_CALL, type RpcCall } from './interceptor.js';
+
+/** One request header as the call carries it (the gallery's methods read the caller's key). */
+export type HeaderOf = (name: string) => string | string[] | null | undefined;
 
 /** A unary method the direct path serves, with the implementation Connect's route also runs. */
 export interface DirectMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   method: DescMethodUnary<I, O>;
-  serve(request: MessageShape<I>, call: Call): Promise<MessageShape<O>>;
+  serve(request: MessageShape<I>, call: Call, header: HeaderOf): Promise<MessageShape<O>>;
 }
+
+/** The call as Connect's route hands it to a method's implementation: its request id (set by the adapter) and its end. */
+export const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
+
+/** The request's headers as Connect's route hands them to a method's implementation. */
+export const headerOf = (context: HandlerContext): HeaderOf => (name) => context.requestHeader.get(name);
 
 /** Bytes a handed-over call has already read, then the rest of its body. */
 async function* replay(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -137,7 +147,8 @@ export async function serveDirect(
       call.direct = false;
       return handOver(replay(read, body));
     }
-    answer = toBinary(direct.method.output, await direct.serve(request, { reqId: call.reqId, signal: ends.signal }));
+    const served = await direct.serve(request, { reqId: call.reqId, signal: ends.signal }, (name) => req.headers[name]);
+    answer = toBinary(direct.method.output, served);
     call.outcome ??= 'ok';
     setTrailerStatus(trailer, undefined);
   } catch (err) {
