@@ -54,8 +54,10 @@ interface Phase {
   // Issue 14: CPU per image, not wall-clock; the split by thread kind (bench/server-cpu.ts).
   server_cpu_ms_per_image?: number;
   server_cpu_split_ms_per_image?: CpuSplit;
-  /** The raw phase: the models' own CPU per image, and by role. */
+  /** The raw phase: the models' own CPU per image, and by role; the mean of a run before and one after the server's phases. */
   raw_cpu_ms_per_image?: number;
+  /** The two raw runs' CPU per image, before and after the server's phases. */
+  raw_cpu_ms_per_image_runs?: [number, number];
   raw_onnx_cpu_ms_per_image?: Record<string, number>;
 }
 
@@ -138,6 +140,20 @@ function workers(url: URL, count: number, data: (i: number) => unknown): Promise
   });
 }
 
+/** Two raw phases as one: each figure their mean, and the CPU of each run kept beside it. */
+function meanOfRuns(a: Phase, b: Phase): Phase {
+  const mean = (x: number, y: number) => (x + y) / 2;
+  const roles = new Set([...Object.keys(a.raw_onnx_cpu_ms_per_image ?? {}), ...Object.keys(b.raw_onnx_cpu_ms_per_image ?? {})]);
+  return {
+    images_per_s: mean(a.images_per_s, b.images_per_s),
+    faces_per_s: mean(a.faces_per_s, b.faces_per_s),
+    raw_cpu_ms_per_image: mean(a.raw_cpu_ms_per_image!, b.raw_cpu_ms_per_image!),
+    raw_cpu_ms_per_image_runs: [a.raw_cpu_ms_per_image!, b.raw_cpu_ms_per_image!],
+    raw_onnx_cpu_ms_per_image: Object.fromEntries([...roles].map((r) =>
+      [r, mean(a.raw_onnx_cpu_ms_per_image?.[r] ?? 0, b.raw_onnx_cpu_ms_per_image?.[r] ?? 0)])),
+  };
+}
+
 function show(label: string, p: Phase) {
   const lat = p.p50_ms === undefined ? '' : `  p50 ${p.p50_ms.toFixed(1)} p95 ${p.p95_ms!.toFixed(1)} p99 ${p.p99_ms!.toFixed(1)} ms`;
   const srv = p.server_cpu_cores === undefined ? '' : `  server CPU ${p.server_cpu_cores.toFixed(2)} cores, peak RSS ${p.server_peak_rss_mb!.toFixed(0)} MB`;
@@ -145,7 +161,8 @@ function show(label: string, p: Phase) {
   if (p.server_cpu_split_ms_per_image) console.log(`  ${''.padEnd(22)} ${formatSplit(p.server_cpu_ms_per_image!, p.server_cpu_split_ms_per_image)}`);
   if (p.raw_cpu_ms_per_image !== undefined) {
     const roles = Object.entries(p.raw_onnx_cpu_ms_per_image ?? {}).map(([r, v]) => `${r} ${v.toFixed(1)}`).join(', ');
-    console.log(`  ${''.padEnd(22)} raw CPU ${p.raw_cpu_ms_per_image.toFixed(1)} ms/image (ONNX [${roles}])`);
+    const runs = p.raw_cpu_ms_per_image_runs ? ` (before ${p.raw_cpu_ms_per_image_runs[0].toFixed(1)}, after ${p.raw_cpu_ms_per_image_runs[1].toFixed(1)})` : '';
+    console.log(`  ${''.padEnd(22)} raw CPU ${p.raw_cpu_ms_per_image.toFixed(1)} ms/image${runs} (ONNX [${roles}])`);
   }
 }
 
@@ -181,6 +198,18 @@ for (const config of configs.filter((c) => PACKS.has(c.key))) {
     const info = await client.info();
     const first = await client.extract({ images: photos.map((p) => ({ data: p.data })), options: { maxSize: MAX_SIZE } });
     const faceCounts = first.results.map((r) => r.faces.length);
+    // The files the server chose, by the same rules; the landmark model only if it loaded one.
+    const files = selectModels({ detectorPath: config.env.FACEREST_DETECTOR, recognizerPath: config.env.FACEREST_RECOGNIZER });
+    const usesLandmarks = info.models.some((m) => m.role === ModelRole.LANDMARKS);
+    const rawPhase = () => workers(new URL('./raw-worker.js', import.meta.url), WORKERS, () => ({
+      detector: files.detector.path, landmarks: usesLandmarks ? files.landmarks?.path : undefined,
+      recognizer: files.recognizer.path, faces: faceCounts, seconds: SECONDS,
+    }));
+    // The raw models run before and after the server's phases, and the ratios divide by their
+    // mean: on a shared machine the models' own CPU per photo drifts with the neighbours' load
+    // (7.1 to 9.9 ms a 640-px photo between runs, bench/throughput-history.md round ten), and one
+    // raw phase after the server's put all of the drift in between into the ratio.
+    const rawBefore = await rawPhase();
     const grpc = await drive(server, async (i) =>
       (await client.extract({ images: [{ data: photos[i].data }], options: { maxSize: MAX_SIZE } })).results[0].faces.length);
     const bodies = photos.map((p) => JSON.stringify({ images: { data: [p.data.toString('base64')] }, max_size: MAX_SIZE }));
@@ -188,13 +217,7 @@ for (const config of configs.filter((c) => PACKS.has(c.key))) {
       const res = await fetch(`${server.baseUrl}/extract`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
       return ((await res.json()) as unknown[][])[0].length;
     });
-    // The files the server chose, by the same rules; the landmark model only if it loaded one.
-    const files = selectModels({ detectorPath: config.env.FACEREST_DETECTOR, recognizerPath: config.env.FACEREST_RECOGNIZER });
-    const usesLandmarks = info.models.some((m) => m.role === ModelRole.LANDMARKS);
-    const raw = await workers(new URL('./raw-worker.js', import.meta.url), WORKERS, () => ({
-      detector: files.detector.path, landmarks: usesLandmarks ? files.landmarks?.path : undefined,
-      recognizer: files.recognizer.path, faces: faceCounts, seconds: SECONDS,
-    }));
+    const raw = meanOfRuns(rawBefore, await rawPhase());
     show('gRPC (grpc-js)', grpc);
     show('POST /extract', rest);
     show('raw models', raw);
