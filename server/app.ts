@@ -13,7 +13,7 @@ import { prepareEngine, type Engine } from './engine.js';
 import { listen, type Handler } from './http/listener.js';
 import { createHandler } from './http/routes.js';
 import { extractMethod, faceServiceRoutes } from './rpc/face-service.js';
-import { galleryRoutes, identifyMethod, verifyMethod } from './rpc/gallery-service.js';
+import { enrollMethod, galleryRoutes, identifyMethod, verifyMethod } from './rpc/gallery-service.js';
 import { openStore } from './gallery/open-store.js';
 import { Gallery } from './gallery/service.js';
 import { HealthState, healthRoutes } from './rpc/health.js';
@@ -107,7 +107,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     },
     // Plain unary gRPC calls of the methods that carry photos, the hot paths, skip Connect's
     // per-call machinery.
-    direct: [extractMethod(() => engine), identifyMethod(galleryOf, keys), verify],
+    direct: [extractMethod(() => engine), enrollMethod(galleryOf, keys), identifyMethod(galleryOf, keys), verify],
     interceptors: [observeRpcs({ keys, metrics, log })],
     readMaxBytes: config.limits.maxBodyBytes,
     // Compressed requests are still accepted, but answers go out uncompressed: they are float

@@ -6,8 +6,8 @@ import {
   FaceService, VerifiedFaceSchema, VerifyResponseSchema, type VerifyRequestSchema,
 } from '../../gen/facerest/v1/face_service_pb.js';
 import {
-  CollectionSchema, EnrolledFaceSchema, GalleryService, IdentifiedFaceSchema, IdentifyResponseSchema, IdentifyResultSchema, MatchSchema,
-  type Collection, type IdentifyRequestSchema,
+  CollectionSchema, EnrolledFaceSchema, EnrollResponseSchema, GalleryService, IdentifiedFaceSchema, IdentifyResponseSchema, IdentifyResultSchema,
+  MatchSchema, type Collection, type EnrollRequestSchema, type IdentifyRequestSchema,
 } from '../../gen/facerest/v1/gallery_service_pb.js';
 import { ServiceError, toConnectError } from '../errors.js';
 import type { ApiKeys, KeyScope } from '../http/auth.js';
@@ -42,6 +42,20 @@ async function answer<T>(run: () => Promise<T>): Promise<T> {
 /** The caller's key's scope; requests without a valid key were refused before (adapter.ts). */
 const scopeOf = (keys: ApiKeys, header: HeaderOf): KeyScope => keys.scope(header('authorization'), header('x-api-key')) ?? {};
 
+/** Enroll, as Connect's route and the direct gRPC path (grpc-direct.ts) both run it. */
+export function enrollMethod(gallery: GalleryOf, keys: ApiKeys): DirectMethod<typeof EnrollRequestSchema, typeof EnrollResponseSchema> {
+  return {
+    method: GalleryService.method.enroll,
+    serve: (req, call, header) => answer(async () => {
+      const out = await gallery().enroll({
+        collection: req.collection, subject: req.subject, images: req.images, embeddings: req.embeddings,
+        options: req.options, largestFace: req.largestFace, minQuality: req.minQuality,
+      }, scopeOf(keys, header), call);
+      return create(EnrollResponseSchema, { faceIds: out.faceIds, results: out.results });
+    }),
+  };
+}
+
 /** Identify, as Connect's route and the direct gRPC path (grpc-direct.ts) both run it. */
 export function identifyMethod(gallery: GalleryOf, keys: ApiKeys): DirectMethod<typeof IdentifyRequestSchema, typeof IdentifyResponseSchema> {
   return {
@@ -66,6 +80,7 @@ export function identifyMethod(gallery: GalleryOf, keys: ApiKeys): DirectMethod<
 
 export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
   const scope = (context: HandlerContext) => scopeOf(keys, headerOf(context));
+  const enroll = enrollMethod(gallery, keys);
   const identify = identifyMethod(gallery, keys);
   return (router: ConnectRouter) => router.service(GalleryService, {
     createCollection: (req, ctx) => answer(async () => ({
@@ -81,13 +96,7 @@ export function galleryRoutes(gallery: GalleryOf, keys: ApiKeys) {
       await gallery().deleteCollection(req.name, scope(ctx));
       return {};
     }),
-    enroll: (req, ctx) => answer(async () => {
-      const out = await gallery().enroll({
-        collection: req.collection, subject: req.subject, images: req.images, embeddings: req.embeddings,
-        options: req.options, largestFace: req.largestFace, minQuality: req.minQuality,
-      }, scope(ctx), callOf(ctx));
-      return { faceIds: out.faceIds, results: out.results };
-    }),
+    enroll: (req, ctx) => enroll.serve(req, callOf(ctx), headerOf(ctx)),
     identify: (req, ctx) => identify.serve(req, callOf(ctx), headerOf(ctx)),
     listSubjects: (req, ctx) => answer(async () => {
       const page = await gallery().listSubjects(req.collection, req.pageSize, req.pageToken, scope(ctx));

@@ -1,7 +1,7 @@
 /**
  * The common unary gRPC call, served without Connect's per-call machinery: HTTP/2, protobuf
  * messages, no compression, one complete message in the body. The methods that carry photos
- * (Extract, Identify, Verify) are served so; server/app.ts names them. Connect builds a handler context,
+ * (Extract, Enroll, Identify, Verify) are served so; server/app.ts names them. Connect builds a handler context,
  * linked abort signals and a pipeline of async iterables for every call, whatever its shape;
  * under gRPC load that cost the main thread about 0.8 ms a photo more than the legacy REST route
  * and kept V8's compiler busy recompiling the closures involved (bench/throughput-history.md,
