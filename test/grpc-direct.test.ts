@@ -1,8 +1,8 @@
 /**
- * Plain unary gRPC calls of Extract, Enroll, Identify and Verify are served without Connect's per-call
- * machinery (server/rpc/grpc-direct.ts); every other shape of call goes to Connect. Both must answer
- * alike: the same message for the same request, and Connect's codes and words for every body
- * the direct path hands over. Which path served a call is read from its `rpc` log line.
+ * Plain unary gRPC calls of Extract, Enroll, Identify and Verify are served without Connect's
+ * per-call machinery (server/rpc/grpc-direct.ts); every other shape of call goes to Connect. Both
+ * must answer alike: the same message for the same request, and Connect's codes and words for
+ * every body the direct path hands over. Which path served a call is read from its `rpc` log line.
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +19,7 @@ import { EnrollResultSchema, GalleryService, IdentifyResponseSchema } from '../g
 import { sleep } from './helpers/attack.js';
 import { BBT, readFace, readShared } from './helpers/data.js';
 import { metricValue, scrape } from './helpers/metrics.js';
+import { outcome } from './helpers/outcome.js';
 import { envelope, grpcStatusOf, h2Call } from './helpers/raw.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -45,7 +46,6 @@ const gzippedClient = (server: TestServer) =>
 
 describe('the direct gRPC path', () => {
   let server: TestServer;
-  const rpcLineOf = (reqId: string) => rpcLine(server, reqId);
 
   before(async () => { server = await startServer(); });
   after(async () => { await server.stop(); });
@@ -63,9 +63,9 @@ describe('the direct gRPC path', () => {
       assert.deepEqual(direct.results.map((r) => r.faces.length), [4, 0, 1, 5]);
       assert.match(direct.results[1].error?.message ?? '', /not a known image format/);
       assert.deepEqual(Buffer.from(toBinary(ExtractResponseSchema, direct)), Buffer.from(toBinary(ExtractResponseSchema, viaConnect)));
-      assert.equal((await rpcLineOf('direct-1')).direct, true);
-      assert.equal((await rpcLineOf('connect-1')).direct, undefined);
-      assert.equal((await rpcLineOf('direct-1')).outcome, 'ok');
+      assert.equal((await rpcLine(server, 'direct-1')).direct, true);
+      assert.equal((await rpcLine(server, 'connect-1')).direct, undefined);
+      assert.equal((await rpcLine(server, 'direct-1')).outcome, 'ok');
     } finally {
       plain.close();
       gzipped.close();
@@ -89,7 +89,7 @@ describe('the direct gRPC path', () => {
       assert.equal(trailers['grpc-status'], '0');
       const answer = Buffer.concat(chunks);
       assert.equal(answer.readUInt32BE(1), answer.length - 5);
-      assert.equal((await rpcLineOf('pieces-1')).direct, true);
+      assert.equal((await rpcLine(server, 'pieces-1')).direct, true);
     } finally {
       session.close();
     }
@@ -98,7 +98,7 @@ describe('the direct gRPC path', () => {
   it('ends a call past its grpc-timeout with DEADLINE_EXCEEDED', async () => {
     const answer = await h2Call(server.port, { ...GRPC, 'grpc-timeout': '1n', 'x-request-id': 'deadline-1' }, envelope(requestBytes([BBT[1]])));
     assert.deepEqual(grpcStatusOf(answer), { status: '4', message: 'the operation timed out' });
-    const line = await rpcLineOf('deadline-1');
+    const line = await rpcLine(server, 'deadline-1');
     assert.equal(line.direct, true);
     assert.equal(line.outcome, 'deadline_exceeded');
   });
@@ -123,7 +123,7 @@ describe('the direct gRPC path', () => {
       const reqId = `handed-${name.replace(/\W+/g, '-')}`;
       const answer = await h2Call(server.port, { ...GRPC, ...headers, 'x-request-id': reqId }, body);
       assert.deepEqual(grpcStatusOf(answer), { status, message });
-      assert.equal((await rpcLineOf(reqId)).direct, undefined);
+      assert.equal((await rpcLine(server, reqId)).direct, undefined);
     });
   }
 
@@ -149,10 +149,10 @@ describe('the direct gRPC path', () => {
     // Half a message, then a reset: a disconnect (before, an HTTP/2 stream reset by its client
     // read as answered, and this was counted 'canceled').
     await leave('left-mid-message', whole.subarray(0, 3000), false, 100);
-    assert.equal((await rpcLineOf('left-mid-message')).outcome, 'disconnected');
+    assert.equal((await rpcLine(server, 'left-mid-message')).outcome, 'disconnected');
     // A whole message is the direct path's; its client leaves while the photos are in the models.
     await leave('left-mid-answer', whole, true, 200);
-    const midAnswer = await rpcLineOf('left-mid-answer');
+    const midAnswer = await rpcLine(server, 'left-mid-answer');
     assert.equal(midAnswer.outcome, 'disconnected');
     assert.equal(midAnswer.direct, true);
 
@@ -195,7 +195,9 @@ describe('the direct gRPC path for the gallery\'s photo calls', () => {
   it('serves Enroll, Identify and Verify directly, with the answers Connect gives', async () => {
     // Enroll: the same photos (one with a face, one broken) for two subjects, one call each way;
     // the face ids are new on each call, the rest of the answer is the same.
-    const enrolment = (subject: string) => ({ collection: 'office', subject, images: [{ data: cast('amy', 1) }, { data: Buffer.from('not an image') }] });
+    const enrolment = (subject: string) => ({
+      collection: 'office', subject, images: [{ data: cast('amy', 1) }, { data: Buffer.from('not an image') }],
+    });
     const enrolled = await plain.call(GalleryService.method.enroll, enrolment('amy'), as(ADMIN, 'enroll-direct'));
     const enrolledViaConnect = await gzipped.call(GalleryService.method.enroll, enrolment('amy-again'), as(ADMIN, 'enroll-connect'));
     assert.equal(enrolled.faceIds.length, 1);
@@ -215,7 +217,8 @@ describe('the direct gRPC path for the gallery\'s photo calls', () => {
     assert.equal((await rpcLine(server, 'identify-direct')).direct, true);
     assert.equal((await rpcLine(server, 'identify-connect')).direct, undefined);
 
-    const verify = { a: { input: { case: 'image' as const, value: { data: cast('amy', 3) } } }, b: { input: { case: 'image' as const, value: { data: cast('amy', 4) } } } };
+    const photo = (n: number) => ({ input: { case: 'image' as const, value: { data: cast('amy', n) } } });
+    const verify = { a: photo(3), b: photo(4) };
     const same = await plain.verify(verify, as(ADMIN, 'verify-direct'));
     assert.equal(same.same, true);
     assert.deepEqual(Buffer.from(toBinary(VerifyResponseSchema, same)),
@@ -224,16 +227,13 @@ describe('the direct gRPC path for the gallery\'s photo calls', () => {
   });
 
   it('refuses on the direct path as Connect does: a collection outside the key\'s scope, one that does not exist', async () => {
-    const refusal = async (client: FaceGrpcClient, collection: string, key: string, reqId: string) => {
-      const err = await client.call(GalleryService.method.identify, { collection, images: [{ data: cast('amy', 2) }] }, as(key, reqId))
-        .then(() => undefined, (e: grpc.ServiceError) => e);
-      return err && `${grpc.status[err.code]}: ${err.details}`;
-    };
+    const refusal = (client: FaceGrpcClient, collection: string, key: string, reqId: string) =>
+      outcome(client.call(GalleryService.method.identify, { collection, images: [{ data: cast('amy', 2) }] }, as(key, reqId)));
     const outside = await refusal(plain, 'office', SHOP, 'scope-direct');
-    assert.match(outside ?? '', /^PERMISSION_DENIED: this API key may not use collection 'office'/);
+    assert.match(outside, /^PERMISSION_DENIED: this API key may not use collection 'office'/);
     assert.equal(outside, await refusal(gzipped, 'office', SHOP, 'scope-connect'));
     const missing = await refusal(plain, 'nowhere', ADMIN, 'missing-direct');
-    assert.match(missing ?? '', /^NOT_FOUND: .*nowhere/);
+    assert.match(missing, /^NOT_FOUND: .*nowhere/);
     assert.equal(missing, await refusal(gzipped, 'nowhere', ADMIN, 'missing-connect'));
     const line = await rpcLine(server, 'scope-direct');
     assert.equal(line.direct, true);

@@ -1,18 +1,19 @@
 /**
  * The common unary gRPC call, served without Connect's per-call machinery: HTTP/2, protobuf
  * messages, no compression, one complete message in the body. The methods that carry photos
- * (Extract, Enroll, Identify, Verify) are served so; server/app.ts names them. Connect builds a handler context,
- * linked abort signals and a pipeline of async iterables for every call, whatever its shape;
- * under gRPC load that cost the main thread about 0.8 ms a photo more than the legacy REST route
- * and kept V8's compiler busy recompiling the closures involved (bench/throughput-history.md,
- * round thirteen). Here a call is the body read into one buffer, the same checks, the same
- * implementation, and the answer written once.
+ * (Extract, Enroll, Identify, Verify) are served so; server/app.ts names them. Connect builds a
+ * handler context, linked abort signals and a pipeline of async iterables for every call,
+ * whatever its shape; under gRPC load that cost the main thread about 0.8 ms a photo more than
+ * the legacy REST route and kept V8's compiler busy recompiling the closures involved
+ * (bench/throughput-history.md, round thirteen). Here a call is the body read into one buffer,
+ * the same checks, the same implementation, and the answer written once.
  *
  * Only the common case is taken. Any other body (compressed or oversized envelopes, extra or
  * missing messages, a message the checks refuse or protobuf-es cannot read) is handed to the
  * Connect path with the bytes read so far (its checks then run again, on that path only), so
- * every refusal keeps Connect's words and codes; so are calls with a malformed grpc-timeout. The answer's headers and trailers are Connect's
- * (test/grpc-direct.test.ts compares the two paths on the wire).
+ * every refusal keeps Connect's words and codes; so are calls with a malformed grpc-timeout. The
+ * answer's headers and trailers are Connect's (test/grpc-direct.test.ts compares the two paths on
+ * the wire).
  */
 import { fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
