@@ -11,8 +11,14 @@ export interface EnvelopeEvents {
   end?(flags: number, size: number): void;
 }
 
+/** The bytes before each message: its flags, then its length (big-endian). */
+export const ENVELOPE_PREFIX = 5;
+
+/** The flag of the Connect protocol's end-of-stream message. */
+export const CONNECT_END_STREAM = 0x02;
+
 /** Flag bits of messages that end a stream rather than carry one: gRPC-Web trailers, Connect end-stream. */
-const END_OF_STREAM_FLAGS = 0x80 | 0x02;
+const END_OF_STREAM_FLAGS = 0x80 | CONNECT_END_STREAM;
 
 export const isDataMessage = (flags: number): boolean => (flags & END_OF_STREAM_FLAGS) === 0;
 
@@ -20,15 +26,15 @@ export const ENVELOPED_CONTENT_TYPE = /^application\/(grpc|connect\+)/i;
 
 /** `message` in its envelope: the 5-byte prefix, then the message. */
 export function enveloped(message: Uint8Array, flags = 0): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
+  const out = Buffer.allocUnsafe(ENVELOPE_PREFIX + message.length);
   out[0] = flags;
   out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
+  out.set(message, ENVELOPE_PREFIX);
   return out;
 }
 
 export class EnvelopeScanner {
-  private readonly prefix = Buffer.alloc(5);
+  private readonly prefix = Buffer.alloc(ENVELOPE_PREFIX);
   private prefixBytes = 0;
   /** Payload bytes still to come of the current message; -1 while reading a prefix. */
   private left = -1;
@@ -43,11 +49,11 @@ export class EnvelopeScanner {
     let at = 0;
     while (at < chunk.length) {
       if (this.left < 0) {
-        const take = Math.min(5 - this.prefixBytes, chunk.length - at);
+        const take = Math.min(ENVELOPE_PREFIX - this.prefixBytes, chunk.length - at);
         this.prefix.set(chunk.subarray(at, at + take), this.prefixBytes);
         this.prefixBytes += take;
         at += take;
-        if (this.prefixBytes < 5) break;
+        if (this.prefixBytes < ENVELOPE_PREFIX) break;
         this.prefixBytes = 0;
         this.flags = this.prefix[0];
         this.size = this.prefix.readUInt32BE(1);

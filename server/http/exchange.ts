@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { refusalHeaders, ServiceError, toConnectError } from '../errors.js';
 import type { BodyBudget } from './body-budget.js';
-import { ENVELOPED_CONTENT_TYPE, EnvelopeScanner, isDataMessage } from './envelope.js';
+import { ENVELOPE_PREFIX, ENVELOPED_CONTENT_TYPE, EnvelopeScanner, isDataMessage } from './envelope.js';
 
 export type Request = IncomingMessage | Http2ServerRequest;
 export type Response = ServerResponse | Http2ServerResponse;
@@ -224,7 +224,7 @@ export class Exchange {
 
   /** Unary: the reservation covers the first `bytes` of the body (declared or received). */
   private cover(bytes: number): void {
-    const want = Math.min(bytes, this.ctx.maxBodyBytes + 5);
+    const want = Math.min(bytes, this.ctx.maxBodyBytes + ENVELOPE_PREFIX);
     if (this.refused || want <= this.charged) return;
     if (this.ctx.budget.tryReserve(want - this.charged)) this.charged = want;
     else this.refuse();
@@ -234,7 +234,7 @@ export class Exchange {
   private reserveMessage(size: number): void {
     // A message over the limit is Connect's to refuse, with its own message.
     if (this.refused || size > this.ctx.maxBodyBytes) return;
-    if (this.ctx.budget.tryReserve(size + 5)) this.charged = size + 5;
+    if (this.ctx.budget.tryReserve(size + ENVELOPE_PREFIX)) this.charged = size + ENVELOPE_PREFIX;
     else this.refuse();
   }
 

@@ -12,7 +12,7 @@ import { brotliDecompress, gunzip } from 'node:zlib';
 import type { DescMessage } from '@bufbuild/protobuf';
 import type { Limits } from '../config.js';
 import { ServiceError, toConnectError } from '../errors.js';
-import { enveloped } from '../http/envelope.js';
+import { ENVELOPE_PREFIX, enveloped } from '../http/envelope.js';
 import { bodyTooLarge } from '../http/preflight.js';
 import { jsonBudget, wireBudget } from '../parse/budgets.js';
 import { JsonScanner } from '../parse/json-scan.js';
@@ -157,7 +157,7 @@ async function* finishEnvelope(e: Envelope, framing: Framing, limits: Limits): A
 async function* envelopes(body: AsyncIterable<Uint8Array>, framing: Framing, input: DescMessage, limits: Limits): AsyncGenerator<Uint8Array> {
   let head = Buffer.alloc(0);
   let flags = 0;
-  let length = -1; // -1: reading the 5-byte head
+  let length = -1; // -1: reading the envelope's prefix
   let parts: Uint8Array[] = [];
   let have = 0;
   let check: MessageCheck | undefined;
@@ -165,10 +165,10 @@ async function* envelopes(body: AsyncIterable<Uint8Array>, framing: Framing, inp
     let pos = 0;
     while (pos < chunk.length) {
       if (length < 0) {
-        const take = Math.min(5 - head.length, chunk.length - pos);
+        const take = Math.min(ENVELOPE_PREFIX - head.length, chunk.length - pos);
         head = Buffer.concat([head, chunk.subarray(pos, pos + take)]);
         pos += take;
-        if (head.length < 5) continue;
+        if (head.length < ENVELOPE_PREFIX) continue;
         flags = head[0];
         length = head.readUInt32BE(1);
         if (length > limits.maxBodyBytes) throw new ServiceError('limit', `message of ${length} bytes exceeds the limit of ${limits.maxBodyBytes} bytes`);

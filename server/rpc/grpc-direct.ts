@@ -22,11 +22,11 @@ import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grp
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
-import { enveloped } from '../http/envelope.js';
+import { ENVELOPE_PREFIX, enveloped } from '../http/envelope.js';
 import { answered } from '../http/exchange.js';
 import type { Call } from '../pipeline/extract.js';
 import { MessageCheck } from './body-guard.js';
-import { failedCall, RPC_CALL, type RpcCall } from './interceptor.js';
+import { failedCall, type RpcCall } from './interceptor.js';
 
 /** One request header as the call carries it (the gallery's methods read the caller's key). */
 export type HeaderOf = (name: string) => string | string[] | null | undefined;
@@ -36,9 +36,6 @@ export interface DirectMethod<I extends DescMessage = DescMessage, O extends Des
   method: DescMethodUnary<I, O>;
   serve(request: MessageShape<I>, call: Call, header: HeaderOf): Promise<MessageShape<O>>;
 }
-
-/** The call as Connect's route hands it to a method's implementation: its request id (set by the adapter) and its end. */
-export const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
 
 /** The request's headers as Connect's route hands them to a method's implementation. */
 export const headerOf = (context: HandlerContext): HeaderOf => (name) => context.requestHeader.get(name);
@@ -51,8 +48,6 @@ async function* replay(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): Asy
 
 /** What the Connect path needs to take a call over: its body, from the first byte. */
 export type HandOver = (body: AsyncIterable<Uint8Array>) => void;
-
-const ENVELOPE_HEAD = 5;
 
 /**
  * The call's one message, or undefined when the body is not a single plain message within the
@@ -67,16 +62,16 @@ async function readMessage(body: AsyncIterator<Uint8Array>, input: DescMessage, 
     read.push(chunk);
     const offset = size;
     size += chunk.length;
-    if (length < 0 && size >= ENVELOPE_HEAD) {
-      const head = Buffer.concat(read, ENVELOPE_HEAD);
+    if (length < 0 && size >= ENVELOPE_PREFIX) {
+      const head = Buffer.concat(read, ENVELOPE_PREFIX);
       length = head.readUInt32BE(1);
       // A compressed flag, or a message over the limit: Connect's (and the body guard's) to refuse.
       if (head[0] !== 0 || length > limits.maxBodyBytes) return undefined;
       check = new MessageCheck(input, false, limits);
     }
-    if (size > ENVELOPE_HEAD + length && length >= 0) return undefined; // a second message
+    if (size > ENVELOPE_PREFIX + length && length >= 0) return undefined; // a second message
     if (check) {
-      const start = Math.max(0, ENVELOPE_HEAD - offset);
+      const start = Math.max(0, ENVELOPE_PREFIX - offset);
       if (start < chunk.length) {
         try {
           check.write(chunk.subarray(start));
@@ -86,9 +81,9 @@ async function readMessage(body: AsyncIterator<Uint8Array>, input: DescMessage, 
       }
     }
   }
-  if (!check || size !== ENVELOPE_HEAD + length) return undefined;
+  if (!check || size !== ENVELOPE_PREFIX + length) return undefined;
   const whole = read.length === 1 ? read[0] : Buffer.concat(read, size);
-  const message = whole.subarray(ENVELOPE_HEAD);
+  const message = whole.subarray(ENVELOPE_PREFIX);
   try {
     check.end(message, true);
   } catch {

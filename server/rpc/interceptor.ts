@@ -6,12 +6,13 @@
  * 'disconnected', not 'ok'. API keys are checked before the call reaches Connect (adapter.ts,
  * from the headers alone); the check here stays as a second line should a path ever miss that.
  */
-import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import { codeName, ServiceError, toConnectError } from '../errors.js';
 import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
 import type { Metrics, Protocol } from '../metrics.js';
+import type { Call } from '../pipeline/extract.js';
 
 export function protocolOf(contentType: string | null | undefined): Protocol {
   if (contentType?.startsWith('application/grpc-web')) return 'grpc-web';
@@ -33,6 +34,9 @@ export interface RpcCall {
 }
 
 export const RPC_CALL = createContextKey<RpcCall | undefined>(undefined, { description: 'the RPC being served' });
+
+/** The call as Connect's route hands it to a method's implementation: its request id (set by the adapter) and its end. */
+export const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
 
 /**
  * The log line and the metrics of one RPC once its response is done: `delivered` is false when

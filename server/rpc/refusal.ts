@@ -10,7 +10,7 @@ import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { Code } from '@connectrpc/connect';
 import { codeName, refusalHeaders, type ServiceError } from '../errors.js';
 import { sendJson } from '../http/body.js';
-import { enveloped } from '../http/envelope.js';
+import { CONNECT_END_STREAM, enveloped } from '../http/envelope.js';
 
 /** The Connect protocol's HTTP status for the codes refusals use. */
 const CONNECT_STATUS: Partial<Record<Code, number>> = {
@@ -19,9 +19,6 @@ const CONNECT_STATUS: Partial<Record<Code, number>> = {
   [Code.ResourceExhausted]: 429,
   [Code.Unavailable]: 503,
 };
-
-/** The flag of the Connect protocol's end-of-stream message. */
-const CONNECT_END_STREAM = 0b10;
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
