@@ -6,7 +6,9 @@
  * 256-image limit was looked at. The scan stops at the first value over a limit, so such a body
  * is refused after its first kilobytes; strings are skipped with indexOf, so a body of a few
  * large base64 images costs next to nothing. Syntax is JSON.parse's job: the scan only refuses
- * brackets that do not match, which it cannot count through.
+ * brackets that do not match, which it cannot count through. Where the strings of the counted
+ * array are (`spans`) is noted on the way, so that POST /extract's base64 can be read from the
+ * body's bytes without JSON.parse copying it (legacy/json.ts).
  *
  * Written here rather than taken from npm: the streaming JSON parsers there (stream-json,
  * @streamparser/json, clarinet) build every value they emit, character by character in
@@ -22,6 +24,14 @@ export interface JsonBudget {
   maxValues: number;
   /** An array with a length limit of its own: its path of object keys from the root ('*' = any element). */
   counted?: { path: readonly string[]; max: number; tooMany: () => ServiceError };
+}
+
+/** A string directly inside the counted array: the byte offsets between its quotes. */
+export interface StringSpan {
+  start: number;
+  end: number;
+  /** It holds a backslash: its bytes are not its value. */
+  escaped: boolean;
 }
 
 interface Frame {
@@ -50,6 +60,10 @@ export class JsonScanner {
   private key: string | null = null;
   private readingKey = false;
   private offset = 0;
+  /** The counted array's string being read, if one is. */
+  private span: StringSpan | undefined;
+  /** The counted array's strings, in the order they came (at most its limit). */
+  readonly spans: StringSpan[] = [];
 
   constructor(private readonly budget: JsonBudget) {}
 
@@ -74,8 +88,14 @@ export class JsonScanner {
           // An escaped key is not matched against paths (JSON.parse would decode it): it stays null.
           this.key = null;
           this.escaped = true;
+          if (this.span) this.span.escaped = true;
         } else {
           this.inString = false;
+          if (this.span) {
+            this.span.end = this.offset + stop;
+            this.spans.push(this.span);
+            this.span = undefined;
+          }
           if (this.readingKey) {
             this.readingKey = false;
             this.stack[this.stack.length - 1].key = this.key;
@@ -97,6 +117,7 @@ export class JsonScanner {
             this.key = '';
           } else {
             this.value();
+            if (top?.counted) this.span = { start: this.offset + i + 1, end: -1, escaped: false };
           }
           this.inString = true;
           break;
