@@ -17,6 +17,7 @@ import { SqliteStore } from '../server/gallery/embedded/sqlite-store.js';
 import { PostgresStore } from '../server/gallery/postgres/pg-store.js';
 import type { GalleryStore } from '../server/gallery/store.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { seededRandom } from '../test/helpers/seeded.js';
 import { startServer } from '../test/helpers/server.js';
 
 const { values } = parseArgs({
@@ -35,11 +36,8 @@ const DIM = 512;
 const backend = values.backend;
 if (backend !== 'embedded' && backend !== 'postgres') throw new Error('--backend must be embedded or postgres');
 
-let seed = 12345;
-const rnd = () => {
-  seed = (seed * 1664525 + 1013904223) >>> 0;
-  return seed / 2 ** 32 - 0.5;
-};
+const next = seededRandom(12345);
+const rnd = () => next() - 0.5;
 function unit(base?: Float32Array, spread = 1): Float32Array {
   const v = new Float32Array(DIM);
   for (let i = 0; i < DIM; i++) v[i] = (base ? base[i] : 0) + spread * rnd();

@@ -14,14 +14,7 @@ import { SCHEMA_VERSION as SQLITE_VERSION, SqliteStore } from '../server/gallery
 import { SCHEMA_VERSION as PG_VERSION, PostgresStore } from '../server/gallery/postgres/pg-store.js';
 import { AlreadyExistsError, type GalleryStore } from '../server/gallery/store.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
-
-/** A seeded generator, so a failure can be rerun as it was. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-}
+import { seededRandom } from './helpers/seeded.js';
 
 function unit(dim: number, rnd: () => number): Float32Array {
   const v = Float32Array.from({ length: dim }, () => rnd() * 2 - 1);
@@ -104,7 +97,7 @@ for (const make of [embedded, postgres]) {
   const backend = make();
   describe(`gallery store: ${backend.name}`, () => {
     let store: GalleryStore;
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     before(async () => { store = await backend.open(); });
     after(async () => {
       await store.close();
@@ -290,7 +283,7 @@ describe('gallery store: embedded, one process per data directory', () => {
 
   it('lets the event loop turn while a large index loads (a server must answer probes meanwhile)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'facerest-gallery-load-'));
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     const store = await SqliteStore.open(dir);
     await store.createCollection({ name: 'big', recognizer: REC, keepCrops: false });
     for (let i = 0; i < 10; i++) await store.addFaces('big', `s${i}`, Array.from({ length: 1000 }, () => ({ embedding: unit(64, rnd) })));

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeBase64, decodeBase64Strictly } from '../server/legacy/json.js';
+import { seededRandom } from './helpers/seeded.js';
 
 type Reading = { bytes: string } | { error: string };
 
@@ -22,15 +23,6 @@ function assertSame(text: string): Reading {
   const strict = read(decodeBase64Strictly, text);
   assert.deepEqual(read(decodeBase64, text), strict, `the two readings differ on ${JSON.stringify(text.slice(0, 80))}`);
   return strict;
-}
-
-/** A small deterministic generator (lengths, bytes, mistakes), so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
 }
 
 const MISTAKES = ['\n', '\r\n', ' ', '=', '==', '!', '*', '.', 'é', '€', '-', '_', '+', '/', 'A'];
@@ -50,7 +42,7 @@ describe('POST /extract base64', () => {
   });
 
   it('random strings with clients\' mistakes: the fast and the strict readings agree on all 20,000', () => {
-    const random = generator(20261129);
+    const random = seededRandom(20261129);
     let refused = 0;
     for (let n = 0; n < 20_000; n++) {
       const length = Math.floor(random() * 40);

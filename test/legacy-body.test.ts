@@ -13,6 +13,7 @@ import { ServiceError } from '../server/errors.js';
 import { Base64Image, parseLegacyBody, toExtractRequest } from '../server/legacy/json.js';
 import { JsonScanner } from '../server/parse/json-scan.js';
 import { jsonBudget } from '../server/parse/budgets.js';
+import { seededRandom } from './helpers/seeded.js';
 import type { Limits } from '../server/config.js';
 
 const LIMITS = { maxImages: 256 } as Limits;
@@ -63,20 +64,12 @@ function fromBytes(body: Buffer, cuts: number[], maxImageBytes: number): { outco
   return { outcome: result, decodedFromBytes };
 }
 
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 /** Inside a JSON string as written in the body: escapes, raw characters JSON refuses, non-ASCII, stray ones. */
 const MISTAKES = ['\\n', '\\r\\n', '\\/', '\\u0041', '\\"', '\n', '\t', '\u0001', ' ', '=', '==', '!', 'é', '€', '-', '_', '+', '/'];
 
 describe('POST /extract body read from its bytes', () => {
   it('random bodies: the same request or refusal as JSON.parse of the whole body, for all 3,000', () => {
-    const random = generator(20261129);
+    const random = seededRandom(20261129);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
     let compared = 0;
     let fromBytesTotal = 0;
