@@ -4,7 +4,11 @@
  * decode at the same DCT scale (bench/tjbench.ts), and sharp's path for comparison. The photos
  * are a shared portrait (deepface/img3.jpg) re-encoded at a phone's 12 and 3 megapixels, without
  * a profile, with an sRGB one and with Display P3 (an iPhone's). CPU ms of this process, the
- * median of 15 after 20 decodes to warm up (a server's decode runs compiled).
+ * median of 15 after 20 decodes to warm up (a server's decode runs compiled). Each case is
+ * measured in ROUNDS rounds of facerest, tjbench and sharp one after the other, and the ratios
+ * are those of each round's figures, their median and range printed: on a shared machine the
+ * same decode runs up to 1.5x slower for stretches of a few hundred milliseconds (round
+ * fifteen), and one figure of ours against a tjbench run taken later compared two stretches.
  *   node dist/bench/phone-jpegs.js
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,16 +28,29 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-async function medianMs(fn: () => Promise<unknown>): Promise<number> {
+const ROUNDS = 5;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function warm(fn: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 20; i++) await fn();
+}
+
+async function medianMs(fn: () => Promise<unknown>): Promise<number> {
   const t: number[] = [];
   for (let i = 0; i < 15; i++) {
     const c = cpuMs();
     await fn();
     t.push(cpuMs() - c);
   }
-  return t.sort((a, b) => a - b)[7];
+  return median(t);
 }
+
+/** The median of the rounds' ratios, and their range. */
+const ratio = (num: number[], den: number[]) => {
+  const r = num.map((x, i) => x / den[i]);
+  return `${median(r).toFixed(2)} (${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)})`;
+};
 
 const portrait = readFace('deepface/img3.jpg');
 const phone = (width: number, height: number, profile?: string) => {
@@ -50,17 +67,26 @@ const cases: [string, Buffer][] = [
 
 const dir = mkdtempSync(join(tmpdir(), 'phone-jpegs-'));
 try {
-  console.log('| photo | DCT scale | facerest ms | sharp ms | tjbench ms | facerest / tjbench | sharp / tjbench |');
+  console.log(`| photo | DCT scale | facerest ms | sharp ms | tjbench ms | facerest / tjbench (${ROUNDS} rounds) | sharp / tjbench |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, data] of cases) {
     const { width, height } = await sharp(data).metadata();
     const k = dctScale(width!, height!, decodedSize(width!, height!, MAX));
-    const ours = await medianMs(() => decodeImage(data, MAX, undefined, { jpeg }));
-    const viaSharp = await medianMs(() => decodeImage(data, MAX));
     const file = join(dir, 'phone.jpg');
     writeFileSync(file, data);
-    const tj = tjbenchMs(file, k);
-    console.log(`| ${name} | 1/${k} | ${ours.toFixed(1)} | ${viaSharp.toFixed(1)} | ${tj.toFixed(1)} | **${(ours / tj).toFixed(2)}** | ${(viaSharp / tj).toFixed(2)} |`);
+    const decodeOurs = () => decodeImage(data, MAX, undefined, { jpeg });
+    const decodeSharp = () => decodeImage(data, MAX);
+    await warm(decodeOurs);
+    await warm(decodeSharp);
+    const ours: number[] = [];
+    const tj: number[] = [];
+    const viaSharp: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      ours.push(await medianMs(decodeOurs));
+      tj.push(tjbenchMs(file, k));
+      viaSharp.push(await medianMs(decodeSharp));
+    }
+    console.log(`| ${name} | 1/${k} | ${median(ours).toFixed(1)} | ${median(viaSharp).toFixed(1)} | ${median(tj).toFixed(1)} | **${ratio(ours, tj)}** | ${ratio(viaSharp, tj)} |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
