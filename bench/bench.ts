@@ -18,6 +18,7 @@ import { selectModels } from '../models/packs/select.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 import { benchPhotos, benchPhotosAt, SHARED } from './photos.js';
 import { cpuPerImage, formatSplit, sampleCpu, type CpuSplit } from './server-cpu.js';
+import { percentile } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,8 +62,6 @@ interface Phase {
   raw_onnx_cpu_ms_per_image?: Record<string, number>;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-
 /** CPU seconds used so far by a process (utime + stime from /proc, in clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -102,7 +101,6 @@ async function drive(server: TestServer, call: (i: number) => Promise<number>): 
   });
   const wall = (performance.now() - start) / 1000;
   const cpu = cpuPerImage(sample0, await sampleCpu(pid, server.baseUrl), latencies.length);
-  latencies.sort((a, b) => a - b);
   return {
     images_per_s: latencies.length / wall,
     faces_per_s: faces / wall,

@@ -18,6 +18,7 @@ import { PostgresStore } from '../server/gallery/postgres/pg-store.js';
 import type { GalleryStore } from '../server/gallery/store.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { seededRandom } from '../test/helpers/seeded.js';
+import { percentile } from './stats.js';
 import { startServer } from '../test/helpers/server.js';
 
 const { values } = parseArgs({
@@ -48,7 +49,6 @@ function unit(base?: Float32Array, spread = 1): Float32Array {
   return v;
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 const mb = (bytes: number) => bytes / 2 ** 20;
 function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);

@@ -19,6 +19,7 @@ import { decodedSize, decodeImage } from '../server/pipeline/decode.js';
 import { dctScale, turboJpeg } from '../server/pipeline/turbojpeg.js';
 import { loadConfig } from '../server/config.js';
 import { readFace } from '../test/helpers/data.js';
+import { percentile } from './stats.js';
 import { tjbenchMs } from './tjbench.js';
 
 const MAX = 640;
@@ -30,7 +31,7 @@ const cpuMs = () => {
 
 const ROUNDS = 5;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => percentile(xs, 0.5);
 
 async function warm(fn: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 20; i++) await fn();
