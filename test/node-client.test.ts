@@ -3,6 +3,8 @@
  * extractAll (ExtractStream), with backpressure on the source and errors per image.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createFaceClient, type FaceClient, type Protocol, type StreamImage } from '../clients/node/face-client.js';
 import { ModelRole } from '../gen/facerest/v1/face_service_pb.js';
@@ -102,6 +104,27 @@ describe('Node client (createFaceClient)', () => {
       assert.equal((await client.extract([readFace(BBT[1])]))[0].faces.length, 3);
     } finally {
       client.close();
+    }
+  });
+
+  // connect-node's transport is binary unless told otherwise (connect-web's is JSON, which the
+  // page now turns off): the README tells Connect users to send photos this way.
+  it('Connect sends its binary format, not JSON with each photo in base64', async () => {
+    const seen: string[] = [];
+    // A listener that only records what arrives: the wire format is the client's alone.
+    const recorder = http2.createServer((req, res) => {
+      seen.push(req.headers['content-type'] ?? '');
+      req.resume();
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    const client = createFaceClient({ baseUrl: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`, protocol: 'connect' });
+    try {
+      await assert.rejects(client.extract([readFace(BBT[0])]));
+      assert.deepEqual(seen, ['application/proto']);
+    } finally {
+      client.close();
+      await new Promise((resolve) => recorder.close(resolve));
     }
   });
 
