@@ -8,8 +8,8 @@ import {
 import type { ModelDescription, ModelRoleName } from '../../models/inference/types.js';
 import type { Engine } from '../engine.js';
 import { ServiceError, toConnectError } from '../errors.js';
-import { headerOf, type DirectMethod } from './grpc-direct.js';
-import { callOf } from './interceptor.js';
+import type { DirectMethod } from './grpc-direct.js';
+import { callOf, headerOf } from './interceptor.js';
 
 const ROLES: Record<ModelRoleName, ModelRole> = {
   detector: ModelRole.DETECTOR,

@@ -14,8 +14,8 @@ import type { ApiKeys, KeyScope } from '../http/auth.js';
 import { NotFoundError, type CollectionRecord } from '../gallery/store.js';
 import type { Gallery, VerifiedInput } from '../gallery/service.js';
 import { toNumbers } from '../pipeline/extract.js';
-import { headerOf, type DirectMethod, type HeaderOf } from './grpc-direct.js';
-import { callOf } from './interceptor.js';
+import type { DirectMethod, HeaderOf } from './grpc-direct.js';
+import { callOf, headerOf } from './interceptor.js';
 
 function collectionMessage(c: CollectionRecord): Collection {
   return create(CollectionSchema, {

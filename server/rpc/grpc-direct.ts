@@ -16,7 +16,7 @@
  * the wire).
  */
 import { fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { createDeadlineSignal, createLinkedAbortController } from '@connectrpc/connect/protocol';
 import { parseTimeout, setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -36,9 +36,6 @@ export interface DirectMethod<I extends DescMessage = DescMessage, O extends Des
   method: DescMethodUnary<I, O>;
   serve(request: MessageShape<I>, call: Call, header: HeaderOf): Promise<MessageShape<O>>;
 }
-
-/** The request's headers as Connect's route hands them to a method's implementation. */
-export const headerOf = (context: HandlerContext): HeaderOf => (name) => context.requestHeader.get(name);
 
 /** Bytes a handed-over call has already read, then the rest of its body. */
 async function* replay(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {

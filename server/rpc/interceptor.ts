@@ -13,6 +13,7 @@ import { codeName, ServiceError, toConnectError } from '../errors.js';
 import { UNAUTHENTICATED_MESSAGE, type ApiKeys } from '../http/auth.js';
 import type { Metrics, Protocol } from '../metrics.js';
 import type { Call } from '../pipeline/extract.js';
+import type { HeaderOf } from './grpc-direct.js';
 
 export function protocolOf(contentType: string | null | undefined): Protocol {
   if (contentType?.startsWith('application/grpc-web')) return 'grpc-web';
@@ -37,6 +38,9 @@ export const RPC_CALL = createContextKey<RpcCall | undefined>(undefined, { descr
 
 /** The call as Connect's route hands it to a method's implementation: its request id (set by the adapter) and its end. */
 export const callOf = (context: HandlerContext): Call => ({ reqId: context.values.get(RPC_CALL)?.reqId ?? '', signal: context.signal });
+
+/** The request's headers as Connect's route hands them to a method's implementation (the direct path reads its own). */
+export const headerOf = (context: HandlerContext): HeaderOf => (name) => context.requestHeader.get(name);
 
 /**
  * The log line and the metrics of one RPC once its response is done: `delivered` is false when
